@@ -1,0 +1,83 @@
+"""The graph in the formats other tools read: node-link JSON, GraphML, DOT, Mermaid."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import networkx as nx
+
+FORMATS = ("json", "graphml", "dot", "mermaid")
+
+
+def concepts_only(graph: nx.DiGraph) -> nx.DiGraph:
+    keep = [n for n, kind in graph.nodes(data="kind") if kind == "concept"]
+    return graph.subgraph(keep).copy()
+
+
+def _plain(value: Any) -> Any:
+    """GraphML and JSON take scalars: anything else becomes its string form."""
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _sorted_copy(graph: nx.DiGraph) -> nx.DiGraph:
+    """Same graph, nodes and edges in sorted order, so every export is deterministic."""
+    ordered = nx.DiGraph()
+    for node in sorted(graph):
+        ordered.add_node(node, **{k: _plain(v) for k, v in graph.nodes[node].items()})
+    for a, b in sorted(graph.edges):
+        ordered.add_edge(a, b, **{k: _plain(v) for k, v in graph.edges[a, b].items()})
+    return ordered
+
+
+def to_json(graph: nx.DiGraph) -> str:
+    data = nx.node_link_data(_sorted_copy(graph), edges="edges")
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def to_graphml(graph: nx.DiGraph) -> str:
+    return "\n".join(nx.generate_graphml(_sorted_copy(graph))) + "\n"
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+_DOT_SHAPES = {"concept": "ellipse", "note": "note", "source": "box"}
+
+
+def to_dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph kb {", "  rankdir=LR;"]
+    for node, data in sorted(graph.nodes(data=True)):
+        shape = _DOT_SHAPES.get(str(data.get("kind")), "ellipse")
+        lines.append(f"  {_dot_quote(node)} [label={_dot_quote(str(data.get('title', node)))}, "
+                     f"shape={shape}];")
+    for a, b, data in sorted(graph.edges(data=True)):
+        style = "" if data.get("kind") == "prerequisite" else ", style=dashed"
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [label={_dot_quote(str(data.get('kind', '')))}"
+                     f"{style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_label(text: str) -> str:
+    return '"' + re.sub(r'["\n]', " ", text).replace("#", "#35;") + '"'
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    ids = {node: f"n{i}" for i, node in enumerate(sorted(graph))}
+    lines = ["flowchart LR"]
+    for node in sorted(graph):
+        data = graph.nodes[node]
+        label = _mermaid_label(str(data.get("title", node)))
+        shape = ("([", "])") if data.get("kind") == "concept" else ("[", "]")
+        lines.append(f"  {ids[node]}{shape[0]}{label}{shape[1]}")
+    for a, b, data in sorted(graph.edges(data=True)):
+        arrow = "-->" if data.get("kind") == "prerequisite" else "-.->"
+        lines.append(f"  {ids[a]} {arrow}|{data.get('kind', '')}| {ids[b]}")
+    return "\n".join(lines) + "\n"
+
+
+def export(graph: nx.DiGraph, fmt: str) -> str:
+    return {"json": to_json, "graphml": to_graphml, "dot": to_dot, "mermaid": to_mermaid}[fmt](graph)

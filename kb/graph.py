@@ -1,0 +1,307 @@
+"""The concept graph: one networkx DiGraph of concepts, notes and sources, built from parsed notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from kb.errors import Diagnostic
+from kb.model import Link, Note, Ref
+from kb.resolve import Resolution, Resolver, normalize
+
+LEVELS: tuple[str, ...] = ("missing", "read", "exercise", "code", "project")
+LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
+
+
+@dataclass
+class Concept:
+    key: str
+    title: str
+    notes: list[Note] = field(default_factory=list)  # notes about it, sorted by path
+    definition: Note | None = None  # the concept note that defines it, if any
+    level: str = "missing"
+    unblocks: int = 0
+
+    @property
+    def node(self) -> str:
+        return f"concept:{self.key}"
+
+    @property
+    def order(self) -> float | None:
+        if self.definition is not None and self.definition.order is not None:
+            return self.definition.order
+        orders = [n.order for n in self.notes if n.order is not None]
+        return min(orders) if orders else None
+
+    @property
+    def readings(self) -> int:
+        return sum(1 for n in self.notes if n.type == "reading")
+
+
+@dataclass
+class KnowledgeGraph:
+    """Everything the commands query: the graph, its concepts and notes, and all diagnostics."""
+
+    graph: nx.DiGraph
+    concepts: dict[str, Concept]
+    notes: dict[str, Note]  # by note key
+    note_keys: dict[int, str]  # id(Note) → key
+    resolver: Resolver
+    diagnostics: list[Diagnostic]
+    # (prerequisite, dependent) → where it was written: [(path, line)]
+    prerequisite_sites: dict[tuple[str, str], list[tuple[str, int]]]
+
+    def key_of(self, note: Note) -> str:
+        return self.note_keys[id(note)]
+
+    def prerequisite_graph(self) -> nx.DiGraph:
+        """Concept keys only, an edge p → c when p must be learned before c."""
+        prereqs = nx.DiGraph()
+        prereqs.add_nodes_from(self.concepts)
+        prereqs.add_edges_from(self.prerequisite_sites)
+        return prereqs
+
+    def sources_of(self, concept: Concept) -> list[str]:
+        found = {
+            node.partition(":")[2]
+            for note in concept.notes
+            for node in self.graph.successors(f"note:{self.key_of(note)}")
+            if self.graph.edges[f"note:{self.key_of(note)}", node]["kind"] == "from"
+        }
+        return sorted(found, key=normalize)
+
+
+def _assign_keys(notes: list[Note], diagnostics: list[Diagnostic]) -> dict[str, Note]:
+    """Key = id where unique, else the `folder/id` path; same path twice is a duplicate-id error."""
+    by_id: dict[str, list[Note]] = {}
+    for note in notes:
+        by_id.setdefault(normalize(note.id), []).append(note)
+    keyed: dict[str, Note] = {}
+    seen: dict[str, Note] = {}
+    for note in notes:
+        key = note.id if len(by_id[normalize(note.id)]) == 1 else note.rel
+        first = seen.get(normalize(key))
+        if first is not None:
+            diagnostics.append(Diagnostic(
+                note.path, 0, "error", "duplicate-id",
+                f"duplicate id '{key}': {first.path} and {note.path} differ only in case or "
+                f"Unicode form; only {first.path} is used",
+            ))
+            continue
+        seen[normalize(key)] = note
+        keyed[key] = note
+    return keyed
+
+
+class _Builder:
+    def __init__(self, notes: list[Note], attachments: set[str]) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        for note in notes:
+            self.diagnostics.extend(note.diagnostics)
+        loaded = [n for n in notes if n.loaded]
+        self.notes = _assign_keys(loaded, self.diagnostics)
+        self.note_keys = {id(n): k for k, n in self.notes.items()}
+        self.resolver = Resolver(list(self.notes.values()), attachments)
+        self.graph = nx.DiGraph()
+        self.concepts: dict[str, Concept] = {}
+        self.concept_by_name: dict[str, str] = {}  # normalized name → concept key
+        self.sites: dict[tuple[str, str], list[tuple[str, int]]] = {}
+
+    # -- resolution with diagnostics -------------------------------------------------
+    def resolve(self, note: Note, target: str, line: int, what: str) -> Resolution:
+        found = self.resolver.resolve(target, note)
+        if found.kind == "ambiguous":
+            names = ", ".join(c.path for c in found.candidates)
+            self.diagnostics.append(Diagnostic(
+                note.path, line, "error", "ambiguous-link",
+                f"{what} '{target}' could mean any of: {names}; write it as folder/id"))
+        elif found.kind == "note" and found.candidates:
+            names = ", ".join(c.path for c in found.candidates)
+            assert found.note is not None
+            self.diagnostics.append(Diagnostic(
+                note.path, line, "warning", "ambiguous-link",
+                f"{what} '{target}' matches several notes ({names}); using {found.note.path}"))
+        elif found.kind == "note" and found.via_alias:
+            assert found.note is not None
+            self.diagnostics.append(Diagnostic(
+                note.path, line, "info", "alias-link",
+                f"{what} '{target}' resolves only through an alias of {found.note.path} "
+                "(Obsidian does not follow aliases in links)"))
+        return found
+
+    # -- concepts ----------------------------------------------------------------------
+    def concept_key(self, note: Note, ref: Ref, what: str) -> str:
+        found = self.resolve(note, ref.target, ref.line, what)
+        if found.kind in ("note", "self") and found.note is not None:
+            return self.key_concept_note(found.note)
+        name = normalize(ref.target)
+        if name not in self.concept_by_name:
+            self.concept_by_name[name] = ref.target.strip()
+            self.add_concept(ref.target.strip())
+        return self.concept_by_name[name]
+
+    def key_concept_note(self, target: Note) -> str:
+        key = self.note_keys[id(target)]
+        self.add_concept(key)
+        self.concept_by_name.setdefault(normalize(key), key)
+        return key
+
+    def add_concept(self, key: str) -> Concept:
+        if key not in self.concepts:
+            self.concepts[key] = Concept(key=key, title=key)
+        return self.concepts[key]
+
+    # -- build -------------------------------------------------------------------------
+    def build(self) -> KnowledgeGraph:
+        for key, note in self.notes.items():
+            self.graph.add_node(f"note:{key}", kind="note", title=note.title, type=note.type,
+                                path=note.path)
+            if note.type == "source":
+                self.graph.add_node(f"source:{key}", kind="source", title=note.title)
+        for key, note in self.notes.items():
+            self.add_note_edges(key, note)
+        for concept in self.concepts.values():
+            concept.notes.sort(key=lambda n: n.path)
+            defining = self.notes.get(concept.key)
+            if defining is not None and defining.type == "concept":
+                concept.definition = defining
+            concept.title = (concept.definition.title if concept.definition
+                             else defining.title if defining is not None else concept.key)
+            concept.level = _level(concept.notes)
+            self.graph.add_node(concept.node, kind="concept", title=concept.title,
+                                level=concept.level)
+        for (before, after), sites in self.sites.items():
+            path, line = sites[0]
+            self.graph.add_edge(f"concept:{before}", f"concept:{after}", kind="prerequisite",
+                                path=path, line=line)
+        kg = KnowledgeGraph(self.graph, self.concepts, self.notes, self.note_keys, self.resolver,
+                            self.diagnostics, self.sites)
+        self.diagnostics.extend(cycle_diagnostics(kg))
+        _count_unblocks(kg)
+        return kg
+
+    def add_note_edges(self, key: str, note: Note) -> None:
+        node = f"note:{key}"
+        if note.type != "source":
+            refs = note.concepts or [Ref(note.id, 1)]
+            about = []
+            for ref in refs:
+                concept = (self.key_concept_note(note) if ref.target == note.id and not note.concepts
+                           else self.concept_key(note, ref, "concept"))
+                if concept not in about:
+                    about.append(concept)
+            for concept in about:
+                self.concepts[concept].notes.append(note)
+                self.graph.add_edge(node, f"concept:{concept}", kind="about")
+            for ref in note.prerequisites:
+                before = self.concept_key(note, ref, "prerequisite")
+                for concept in about:
+                    if before == concept:
+                        self.diagnostics.append(Diagnostic(
+                            note.path, ref.line, "warning", "self-prerequisite",
+                            f"'{ref.target}' is listed as a prerequisite of itself; ignored"))
+                        continue
+                    self.sites.setdefault((before, concept), []).append((note.path, ref.line))
+        else:
+            self.graph.add_edge(node, f"source:{key}", kind="from")
+        if note.source is not None:
+            self.add_source_edge(node, note, note.source)
+        for link in note.links:
+            self.add_link_edge(node, note, link)
+
+    def add_source_edge(self, node: str, note: Note, ref: Ref) -> None:
+        found = self.resolve(note, ref.target, ref.line, "source")
+        if found.kind == "note" and found.note is not None:
+            key = self.note_keys[id(found.note)]
+            if found.note.type != "source":
+                self.diagnostics.append(Diagnostic(
+                    note.path, ref.line, "warning", "not-a-source",
+                    f"source '{ref.target}' is a {found.note.type} note, not a source note"))
+                self.graph.add_node(f"source:{key}", kind="source", title=found.note.title)
+        elif found.kind == "ambiguous":
+            return
+        else:
+            key = ref.target
+            self.diagnostics.append(Diagnostic(
+                note.path, ref.line, "warning", "dangling-source",
+                f"source '{ref.target}' has no source note"))
+            if f"source:{key}" not in self.graph:
+                self.graph.add_node(f"source:{key}", kind="source", title=key)
+        self.graph.add_edge(node, f"source:{key}", kind="from")
+
+    def add_link_edge(self, node: str, note: Note, link: Link) -> None:
+        what = "embed" if link.kind == "embed" else "link"
+        found = self.resolve(note, link.target, link.line, what)
+        if found.kind == "dangling":
+            self.diagnostics.append(Diagnostic(
+                note.path, link.line, "warning", "dangling-link",
+                f"{what} '{link.target}' points to no note or file"))
+            return
+        if found.kind != "note" or found.note is None or found.note is note:
+            return
+        target_key = self.note_keys[id(found.note)]
+        target = (f"concept:{self.key_concept_note(found.note)}" if found.note.type == "concept"
+                  else f"note:{target_key}")
+        if not self.graph.has_edge(node, target):
+            self.graph.add_edge(node, target, kind="link", line=link.line)
+
+
+def _level(notes: list[Note]) -> str:
+    best = "missing"
+    for note in notes:
+        if note.type == "practice":
+            level = note.practice or "exercise"
+        elif note.type in ("concept", "reading"):
+            level = "read"
+        else:
+            continue
+        if LEVEL_RANK[level] > LEVEL_RANK[best]:
+            best = level
+    return best
+
+
+def cycle_diagnostics(kg: KnowledgeGraph) -> list[Diagnostic]:
+    """One error per prerequisite cycle, naming every edge and where it was written."""
+    prereqs = kg.prerequisite_graph()
+    found = []
+    for component in sorted(nx.strongly_connected_components(prereqs), key=lambda c: sorted(c)):
+        if len(component) < 2:
+            continue
+        start = min(component, key=normalize)
+        cycle = nx.find_cycle(prereqs.subgraph(component), source=start)
+        steps = []
+        for before, after in cycle:
+            path, line = kg.prerequisite_sites[(before, after)][0]
+            steps.append(f"{before} → {after} ({path}:{line})")
+        first_path, first_line = kg.prerequisite_sites[cycle[0][:2]][0]
+        chain = " → ".join([c[0] for c in cycle] + [cycle[0][0]])
+        found.append(Diagnostic(first_path, first_line, "error", "cycle",
+                                f"prerequisite cycle {chain}: " + "; ".join(steps)))
+    return found
+
+
+def _count_unblocks(kg: KnowledgeGraph) -> None:
+    """unblocks = how many concepts transitively depend on each one (bitsets over a DAG of SCCs)."""
+    prereqs = kg.prerequisite_graph()
+    dag = nx.condensation(prereqs)
+    members = {scc: dag.nodes[scc]["members"] for scc in dag}
+    index = {key: i for i, key in enumerate(prereqs)}
+    member_bits = {scc: sum(1 << index[k] for k in keys) for scc, keys in members.items()}
+    reach: dict[int, int] = {}
+    for scc in reversed(list(nx.topological_sort(dag))):
+        bits = 0
+        for succ in dag.successors(scc):
+            bits |= reach[succ] | member_bits[succ]
+        if len(members[scc]) > 1:
+            bits |= member_bits[scc]
+        reach[scc] = bits
+    mapping = dag.graph["mapping"]
+    for key, concept in kg.concepts.items():
+        bits = reach[mapping[key]] & ~(1 << index[key])
+        concept.unblocks = bits.bit_count()
+
+
+def build_graph(notes: list[Note], attachments: set[str] | None = None) -> KnowledgeGraph:
+    """Pure: parsed notes in, the whole knowledge graph with its diagnostics out."""
+    return _Builder(notes, attachments or set()).build()

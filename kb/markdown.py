@@ -1,0 +1,208 @@
+"""markdown-it-py set up for Obsidian-flavoured notes, and link extraction from its tokens.
+
+Links come from the token stream only: whatever markdown-it treats as code, math,
+HTML or an escape never reaches our rules, so it is never a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.rules_inline.link import link as commonmark_link
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from kb.model import Link
+
+_URL_SCHEMES = ("http:", "https:", "mailto:", "ftp:", "file:", "data:", "obsidian:", "zotero:")
+
+
+def split_wikilink(inner: str) -> tuple[str, str | None, str | None]:
+    """`target#fragment|label` → (target, fragment, label); `\\|` (escaped in tables) splits too."""
+    inner = inner.replace("\\|", "|")
+    target, bar, label = inner.partition("|")
+    target, hash_, fragment = target.partition("#")
+    return target.strip(), (fragment.strip() or None) if hash_ else None, (
+        label.strip() or None
+    ) if bar else None
+
+
+def _wikilink_rule(state: StateInline, silent: bool) -> bool:
+    """Inline rule for `[[target#frag|label]]` and `![[embed]]`, matched at state.pos."""
+    src, pos = state.src, state.pos
+    embed = src.startswith("![[", pos)
+    if not embed and not src.startswith("[[", pos):
+        return False
+    start = pos + (3 if embed else 2)
+    end = src.find("]]", start, state.posMax + 1)
+    if end < 0:
+        return False
+    inner = src[start:end]
+    if "\n" in inner or "[[" in inner or not inner.strip():
+        return False
+    if not silent:
+        target, fragment, label = split_wikilink(inner)
+        token = state.push("wikilink", "", 0)
+        token.content = inner
+        token.meta = {
+            "target": target,
+            "fragment": fragment,
+            "label": label,
+            "embed": embed,
+            "nl": src.count("\n", 0, pos),
+        }
+    state.pos = end + 2
+    return True
+
+
+def _obsidian_comment_inline(state: StateInline, silent: bool) -> bool:
+    """`%%hidden%%` inside a paragraph: skipped, so links in it do not count."""
+    src, pos = state.src, state.pos
+    if not src.startswith("%%", pos):
+        return False
+    end = src.find("%%", pos + 2)
+    if end < 0:
+        return False
+    if not silent:
+        token = state.push("obsidian_comment", "", 0)
+        token.content = src[pos + 2 : end]
+    state.pos = end + 2
+    return True
+
+
+def _obsidian_comment_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """A block starting with `%%` runs to the line that closes it, blank lines included."""
+    first = state.bMarks[start] + state.tShift[start]
+    line_text = state.src[first : state.eMarks[start]]
+    if not line_text.startswith("%%"):
+        return False
+    if silent:
+        return True
+    line = start
+    closed = "%%" in line_text[2:]
+    while not closed and line + 1 < end:
+        line += 1
+        closed = "%%" in state.src[state.bMarks[line] : state.eMarks[line]]
+    token = state.push("obsidian_comment", "", 0)
+    token.map = [start, line + 1]
+    state.line = line + 1
+    return True
+
+
+def _link_with_position(state: StateInline, silent: bool) -> bool:
+    """CommonMark's link rule, also recording on `link_open` how many lines precede it."""
+    before, start = len(state.tokens), state.pos
+    matched = commonmark_link(state, silent)
+    if matched and not silent:
+        # push() may first flush pending text, so find the link_open itself.
+        for token in state.tokens[before:]:
+            if token.type == "link_open":
+                token.meta["nl"] = state.src.count("\n", 0, start)
+                break
+    return matched
+
+
+def _inline_where_links_can_be(state: StateCore) -> None:
+    """Replace the core inline pass: text without `[` can hold no link, so skip parsing it."""
+    md = state.md
+    for token in state.tokens:
+        if token.type == "inline" and "[" in token.content:
+            md.inline.parse(token.content, md, state.env, token.children)
+        elif token.type == "inline":
+            token.children = []
+
+
+@lru_cache(maxsize=2)
+def make_parser(*, full_inline: bool = False) -> MarkdownIt:
+    """The shared markdown-it instance. `full_inline` parses every paragraph (for rendering)."""
+    md = (
+        MarkdownIt("commonmark")
+        .enable(["table", "strikethrough"])
+        .use(front_matter_plugin)
+        .use(dollarmath_plugin, double_inline=True)
+        .use(footnote_plugin)
+    )
+    # Footnote definitions stay where they were written (the tail rule would drop
+    # unreferenced ones, and their links with them).
+    md.core.ruler.disable("footnote_tail")
+    md.inline.ruler.before("link", "wikilink", _wikilink_rule)
+    md.inline.ruler.before("wikilink", "obsidian_comment", _obsidian_comment_inline)
+    md.inline.ruler.at("link", _link_with_position)
+    md.block.ruler.before(
+        "paragraph", "obsidian_comment", _obsidian_comment_block,
+        {"alt": ["paragraph", "blockquote", "list"]},
+    )
+    if not full_inline:
+        md.core.ruler.at("inline", _inline_where_links_can_be)
+    return md
+
+
+def _markdown_link_target(href: str) -> tuple[str, str | None] | None:
+    """A Markdown link's href → (note path, fragment) when it points at a `.md` file."""
+    lowered = href.lower()
+    if lowered.startswith(_URL_SCHEMES) or "://" in href or href.startswith("#"):
+        return None
+    path, _, fragment = href.partition("#")
+    path = path.partition("?")[0]
+    path = unquote(path)
+    if not path.lower().endswith(".md"):
+        return None
+    return path, unquote(fragment) or None
+
+
+def _walk_inline(tokens: list[Token]) -> Iterator[tuple[Token, Token]]:
+    """(inline block token, child) pairs, for every inline token with a line map."""
+    for token in tokens:
+        if token.type == "inline" and token.map and token.children:
+            for child in token.children:
+                yield token, child
+
+
+def extract_links(tokens: list[Token]) -> list[Link]:
+    """Every wikilink, embed and Markdown link to a `.md` file, with its 1-based line."""
+    links: list[Link] = []
+    for block, child in _walk_inline(tokens):
+        assert block.map is not None
+        if child.type == "wikilink":
+            meta = child.meta
+            links.append(
+                Link(
+                    target=meta["target"],
+                    line=block.map[0] + meta["nl"] + 1,
+                    kind="embed" if meta["embed"] else "wikilink",
+                    label=meta["label"],
+                    fragment=meta["fragment"],
+                )
+            )
+        elif child.type == "link_open":
+            found = _markdown_link_target(str(child.attrs.get("href", "")))
+            if found is None:
+                continue
+            path, fragment = found
+            links.append(
+                Link(
+                    target=path,
+                    line=block.map[0] + child.meta.get("nl", 0) + 1,
+                    kind="markdown",
+                    fragment=fragment,
+                )
+            )
+    return links
+
+
+def first_heading(tokens: list[Token]) -> str | None:
+    """The text of the first level-1 ATX or setext heading, if any."""
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag == "h1" and index + 1 < len(tokens):
+            text = tokens[index + 1].content.strip()
+            if text:
+                return text
+    return None

@@ -1,0 +1,80 @@
+"""Plain records a note parses into: pure data, cheap to cache and compare."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kb.errors import Diagnostic
+
+NoteType = Literal["concept", "reading", "practice", "source"]
+NOTE_TYPES: tuple[str, ...] = ("concept", "reading", "practice", "source")
+PRACTICE_KINDS: tuple[str, ...] = ("exercise", "code", "project")
+SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", "other")
+SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
+
+LinkKind = Literal["wikilink", "embed", "markdown", "property"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A link target written in front matter, with the line it was written on."""
+
+    target: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link found in the body (or in an unknown front-matter field).
+
+    `target` is the note part as written (may be empty for `[[#heading]]`),
+    `fragment` the `#heading` or `#^block` part without the `#`.
+    """
+
+    target: str
+    line: int
+    kind: LinkKind
+    label: str | None = None
+    fragment: str | None = None
+
+
+@dataclass(slots=True)
+class Note:
+    """One parsed Markdown file. `path` is relative to the vault root, POSIX style;
+    `rel` is relative to the notes folder without `.md` (the `folder/id` form)."""
+
+    path: str
+    rel: str
+    id: str
+    type: NoteType = "reading"
+    title: str = ""
+    concepts: list[Ref] = field(default_factory=list)
+    prerequisites: list[Ref] = field(default_factory=list)
+    source: Ref | None = None
+    locator: str | None = None
+    practice: str | None = None
+    date: dt.date | None = None
+    aliases: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    order: float | None = None
+    kind: str | None = None
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    url: str | None = None
+    status: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    body: str = ""
+    body_line: int = 1
+    field_lines: dict[str, int] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    loaded: bool = True  # False for files that could not be read as notes at all
+
+    @property
+    def folder(self) -> str:
+        return self.rel.rpartition("/")[0]
+
+    def line_of(self, field_name: str) -> int:
+        return self.field_lines.get(field_name, 1)

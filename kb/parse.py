@@ -1,0 +1,139 @@
+"""parse_note: a pure function from (path, bytes) to a Note record plus its diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kb.errors import Diagnostic
+from kb.frontmatter import FrontMatter, load_yaml, validate
+from kb.markdown import extract_links, first_heading, make_parser, split_wikilink
+from kb.model import Link, Note, Ref
+
+PARSER_VERSION = 1  # bump whenever a Note parsed from the same bytes could differ
+_BOM = "\ufeff"
+
+
+def link_target(value: str) -> str:
+    """A front-matter link value, `"[[id|label]]"` or `id`, → the target `id`."""
+    text = value.strip()
+    if text.startswith("[[") and text.endswith("]]"):
+        text = text[2:-2]
+    target, _fragment, _label = split_wikilink(text)
+    return target
+
+
+def _decode(data: bytes, path: str) -> tuple[str, list[Diagnostic]]:
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return data.decode("utf-8", errors="replace"), [Diagnostic(
+            path, line, "error", "encoding",
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "bad bytes were replaced with U+FFFD",
+        )]
+
+
+def _refs(values: list[str], lines: list[int] | None, key_line: int) -> list[Ref]:
+    refs = []
+    for index, value in enumerate(values):
+        target = link_target(value)
+        if target:
+            line = lines[index] if lines and index < len(lines) else key_line
+            refs.append(Ref(target, line))
+    return refs
+
+
+def _property_links(extra: dict[str, Any], key_lines: dict[str, int],
+                    item_lines: dict[str, list[int]]) -> list[Link]:
+    """`"[[x]]"` values in fields kb does not know are links too (Obsidian properties)."""
+    links = []
+    for key, value in extra.items():
+        values = value if isinstance(value, list) else [value]
+        for index, item in enumerate(values):
+            if isinstance(item, list) and len(item) == 1 and isinstance(item[0], str):
+                item = f"[[{item[0]}]]"  # unquoted [[x]] loads as a nested list
+            if isinstance(item, str) and item.strip().startswith("[[") and item.strip().endswith("]]"):
+                lines = item_lines.get(key)
+                line = lines[index] if lines and index < len(lines) else key_lines.get(key, 1)
+                target, fragment, label = split_wikilink(item.strip()[2:-2])
+                if target:
+                    links.append(Link(target, line, "property", label, fragment))
+    return links
+
+
+def parse_note(path: str, rel: str, data: bytes) -> Note:
+    """Parse one note. `path` is vault-relative (for diagnostics), `rel` is notes-relative
+    without `.md`. Never raises on any input: problems become diagnostics."""
+    note_id = rel.rpartition("/")[2]
+    note = Note(path=path, rel=rel, id=note_id, title=note_id)
+    if b"\x00" in data[:8192]:
+        note.loaded = False
+        note.diagnostics.append(Diagnostic(path, 0, "error", "binary-file",
+                                           "looks like a binary file, not a Markdown note; skipped"))
+        return note
+    text, diagnostics = _decode(data, path)
+    note.diagnostics.extend(diagnostics)
+    if text.startswith(_BOM):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        note.diagnostics.append(Diagnostic(path, 0, "warning", "empty-note", "the note is empty"))
+        return note
+
+    tokens = make_parser().parse(text)
+    front = FrontMatter()
+    body_start = 0
+    if tokens and tokens[0].type == "front_matter" and tokens[0].map:
+        fm_token = tokens[0]
+        assert fm_token.map is not None
+        body_start = fm_token.map[1]
+        lines = text.split("\n", body_start)
+        closing = lines[body_start - 1].strip() if body_start - 1 < len(lines) else ""
+        if body_start <= 1 or closing not in ("---", "..."):
+            note.diagnostics.append(Diagnostic(
+                path, 1, "error", "frontmatter-unclosed",
+                "front matter opened with '---' is never closed; the whole file was read as YAML",
+            ))
+        raw, yaml_diagnostics = load_yaml(fm_token.content, path, first_line=2)
+        note.diagnostics.extend(yaml_diagnostics)
+        if raw is not None:
+            front, field_diagnostics = validate(raw, path)
+            note.diagnostics.extend(field_diagnostics)
+            _apply_front_matter(note, front, raw.key_lines, raw.item_lines)
+    note.body_line = body_start + 1
+    note.body = text.split("\n", body_start)[-1] if body_start else text
+    note.links.extend(extract_links(tokens))
+    note.title = front.title or first_heading(tokens) or note_id
+    if note.type == "practice" and note.practice is None:
+        note.diagnostics.append(Diagnostic(
+            path, note.line_of("type"), "warning", "missing-practice",
+            "practice note without 'practice: exercise|code|project'; counted as exercise",
+        ))
+    return note
+
+
+def _apply_front_matter(note: Note, front: FrontMatter, key_lines: dict[str, int],
+                        item_lines: dict[str, list[int]]) -> None:
+    note.field_lines = dict(key_lines)
+    note.type = front.type or "reading"
+    note.concepts = _refs(front.concept, item_lines.get("concept"), key_lines.get("concept", 1))
+    note.prerequisites = _refs(front.prerequisites, item_lines.get("prerequisites"),
+                               key_lines.get("prerequisites", 1))
+    if front.source:
+        target = link_target(front.source)
+        note.source = Ref(target, key_lines.get("source", 1)) if target else None
+    note.locator = front.locator
+    note.practice = front.practice
+    note.date = front.date
+    note.aliases = [a.strip() for a in front.aliases if a.strip()]
+    note.tags = [t.strip().lstrip("#") for t in front.tags if t.strip()]
+    note.order = front.order
+    note.kind = front.kind
+    note.authors = front.authors
+    note.year = front.year
+    note.url = front.url
+    note.status = front.status
+    note.extra = dict(front.model_extra or {})
+    note.links.extend(_property_links(note.extra, key_lines, item_lines))
