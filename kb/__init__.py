@@ -1,3 +1,33 @@
-"""kb — a concept graph, its gaps and article drafts from typed Markdown notes."""
+"""kb — a concept graph, its gaps and article drafts from typed Markdown notes.
+
+Library entry point::
+
+    import kb
+    graph = kb.open_vault("path/to/vault")
+    graph.concepts["eigenvalues"].level
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from kb.graph import KnowledgeGraph
+
+
+def open_vault(root: str | Path) -> KnowledgeGraph:
+    """Load and parse every note under `root` and build the graph; diagnostics are collected,
+    sorted, on the result (config and I/O problems first in their files)."""
+    from kb.errors import Diagnostic
+    from kb.graph import build_graph
+    from kb.vault import load_vault
+
+    vault = load_vault(Path(root))
+    graph = build_graph(vault.notes, vault.attachments)
+    graph.diagnostics[:0] = vault.diagnostics
+    graph.diagnostics.sort(key=Diagnostic.sort_key)
+    graph.vault = vault
+    return graph

@@ -51,14 +51,9 @@ def _vault_path(ctx: click.Context) -> Path:
 
 
 def _load(ctx: click.Context) -> Any:
-    from kb.graph import build_graph
-    from kb.vault import load_vault
+    from kb import open_vault
 
-    vault = load_vault(_vault_path(ctx))
-    kg = build_graph(vault.notes, vault.attachments)
-    kg.diagnostics[:0] = vault.diagnostics
-    kg.diagnostics.sort(key=Diagnostic.sort_key)
-    return kg
+    return open_vault(_vault_path(ctx))
 
 
 def _report(diagnostics: Sequence[Diagnostic], *, everything: bool) -> None:

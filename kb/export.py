@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -25,9 +26,9 @@ def _sorted_copy(graph: nx.DiGraph) -> nx.DiGraph:
     """Same graph, nodes and edges in sorted order, so every export is deterministic."""
     ordered = nx.DiGraph()
     for node in sorted(graph):
-        ordered.add_node(node, **{k: _plain(v) for k, v in graph.nodes[node].items()})
+        ordered.add_node(node, **{k: _plain(v) for k, v in graph.nodes[node].items() if v is not None})
     for a, b in sorted(graph.edges):
-        ordered.add_edge(a, b, **{k: _plain(v) for k, v in graph.edges[a, b].items()})
+        ordered.add_edge(a, b, **{k: _plain(v) for k, v in graph.edges[a, b].items() if v is not None})
     return ordered
 
 
@@ -37,7 +38,9 @@ def to_json(graph: nx.DiGraph) -> str:
 
 
 def to_graphml(graph: nx.DiGraph) -> str:
-    return "\n".join(nx.generate_graphml(_sorted_copy(graph))) + "\n"
+    buffer = io.BytesIO()
+    nx.write_graphml(_sorted_copy(graph), buffer, encoding="utf-8")
+    return buffer.getvalue().decode("utf-8")
 
 
 def _dot_quote(text: str) -> str:

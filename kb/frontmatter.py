@@ -124,7 +124,12 @@ def load_yaml(
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        mark = getattr(exc, "problem_mark", None)
+        context = getattr(exc, "context_mark", None)
+        # An unclosed bracket or quote is found only at the end of the text: point at
+        # where it was opened instead.
+        if context is not None and (mark is None or mark.index >= len(text.rstrip())):
+            mark = context
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc)
         return None, [Diagnostic(path, line, "error", "yaml-error",

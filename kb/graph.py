@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 
@@ -51,6 +52,7 @@ class KnowledgeGraph:
     diagnostics: list[Diagnostic]
     # (prerequisite, dependent) → where it was written: [(path, line)]
     prerequisite_sites: dict[tuple[str, str], list[tuple[str, int]]]
+    vault: Any = None  # the Vault it was loaded from, when loaded through kb.open_vault
 
     def key_of(self, note: Note) -> str:
         return self.note_keys[id(note)]

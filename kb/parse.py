@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kb.errors import Diagnostic
@@ -11,6 +12,8 @@ from kb.model import Link, Note, Ref
 
 PARSER_VERSION = 1  # bump whenever a Note parsed from the same bytes could differ
 _BOM = "\ufeff"
+# `---` then a `key:` line, but no closing `---`: front matter the user forgot to close.
+_LOOKS_LIKE_FRONT_MATTER = re.compile(r"---[ \t]*\n[ \t]*[^\W\d][\w -]*:")
 
 
 def link_target(value: str) -> str:
@@ -89,19 +92,16 @@ def parse_note(path: str, rel: str, data: bytes) -> Note:
         fm_token = tokens[0]
         assert fm_token.map is not None
         body_start = fm_token.map[1]
-        lines = text.split("\n", body_start)
-        closing = lines[body_start - 1].strip() if body_start - 1 < len(lines) else ""
-        if body_start <= 1 or closing not in ("---", "..."):
-            note.diagnostics.append(Diagnostic(
-                path, 1, "error", "frontmatter-unclosed",
-                "front matter opened with '---' is never closed; the whole file was read as YAML",
-            ))
         raw, yaml_diagnostics = load_yaml(fm_token.content, path, first_line=2)
         note.diagnostics.extend(yaml_diagnostics)
         if raw is not None:
             front, field_diagnostics = validate(raw, path)
             note.diagnostics.extend(field_diagnostics)
             _apply_front_matter(note, front, raw.key_lines, raw.item_lines)
+    elif _LOOKS_LIKE_FRONT_MATTER.match(text):
+        note.diagnostics.append(Diagnostic(
+            path, 1, "error", "frontmatter-unclosed",
+            "front matter opened with '---' is never closed by a '---' line; read as body text"))
     note.body_line = body_start + 1
     note.body = text.split("\n", body_start)[-1] if body_start else text
     note.links.extend(extract_links(tokens))

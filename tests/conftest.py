@@ -1,0 +1,58 @@
+"""Shared fixtures: mini-vaults written from dicts, and the CLI run through CliRunner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_VAULT = REPO
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_kb(*args: str, vault: Path | None = None) -> Run:
+    runner = CliRunner()
+    argv = [*args, "--vault", str(vault)] if vault is not None else list(args)
+    result = runner.invoke(main, argv, catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def kb() -> Callable[..., Run]:
+    return run_kb
+
+
+def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_vault(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    def make(files: dict[str, str | bytes]) -> Path:
+        return write_vault(tmp_path / "vault", files)
+
+    return make

@@ -1,0 +1,144 @@
+"""Resolution, the graph's nodes and edges, duplicates and cycles — through kb.open_vault."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import kb
+
+
+def diags(graph, code: str) -> list[tuple[str, int, str]]:
+    return [(d.path, d.line, d.severity) for d in graph.diagnostics if d.code == code]
+
+
+def test_nodes_and_edges_of_every_kind(make_vault) -> None:
+    root = make_vault({
+        "notes/eigenvalues.md": "---\ntype: concept\nprerequisites: [determinant]\n---\n# Eigen\n",
+        "notes/strang.md": "---\ntype: source\nkind: book\n---\n",
+        "notes/r.md": "---\nconcept: eigenvalues\nsource: strang\n---\nsee [[p]]\n",
+        "notes/p.md": "---\ntype: practice\npractice: code\nconcept: eigenvalues\n---\n",
+    })
+    graph = kb.open_vault(root).graph
+    assert graph.nodes["concept:eigenvalues"] == {"kind": "concept", "title": "Eigen", "level": "code"}
+    assert graph.nodes["concept:determinant"]["kind"] == "concept"
+    assert graph.nodes["source:strang"]["kind"] == "source"
+    assert graph.nodes["note:r"]["kind"] == "note"
+    assert graph.edges["concept:determinant", "concept:eigenvalues"]["kind"] == "prerequisite"
+    assert graph.edges["note:r", "concept:eigenvalues"]["kind"] == "about"
+    assert graph.edges["note:r", "source:strang"]["kind"] == "from"
+    assert graph.edges["note:r", "note:p"]["kind"] == "link"
+
+
+def test_resolution_by_id_path_alias_case_and_nfc(make_vault) -> None:
+    decomposed = unicodedata.normalize("NFD", "café")
+    root = make_vault({
+        "notes/concepts/Matrices.md": "---\ntype: concept\naliases: [matrix]\n---\n",
+        "notes/café.md": "---\ntype: concept\n---\n",
+        "notes/a.md": (f"[[matrices]] [[MATRICES]] [[concepts/matrices]] [[Matrices.md]]\n"
+                       f"[[{decomposed}]] [[matrix]] [x](concepts/Matrices.md)\n"),
+    })
+    graph = kb.open_vault(root)
+    assert diags(graph, "dangling-link") == []
+    assert graph.graph.has_edge("note:a", "concept:Matrices")
+    assert graph.graph.has_edge("note:a", "concept:café")
+    assert diags(graph, "alias-link") == [("notes/a.md", 2, "info")]
+
+
+def test_arabic_and_cjk_ids_are_ordinary(make_vault) -> None:
+    root = make_vault({
+        "notes/القيم-الذاتية.md": "---\ntype: concept\n---\n",
+        "notes/行列式.md": "---\ntype: concept\n---\n",
+        "notes/r.md": "---\nconcept: \"[[القيم-الذاتية]]\"\nprerequisites: [行列式]\n---\n",
+    })
+    graph = kb.open_vault(root)
+    assert graph.diagnostics == []
+    assert graph.graph.has_edge("concept:行列式", "concept:القيم-الذاتية")
+
+
+def test_dangling_link_warns_with_path_and_line(make_vault) -> None:
+    root = make_vault({"notes/a.md": "line one\n\nsee [[nowhere]]\n", "notes/fig.png": b"\x89PNG"})
+    root.joinpath("notes/b.md").write_text("![[fig.png]] ![[missing.png]]\n")
+    graph = kb.open_vault(root)
+    assert diags(graph, "dangling-link") == [("notes/a.md", 3, "warning"), ("notes/b.md", 1, "warning")]
+    assert "missing.png" in [d.message for d in graph.diagnostics if d.path == "notes/b.md"][0]
+
+
+def test_ambiguous_stem_follows_obsidian(make_vault) -> None:
+    root = make_vault({
+        "notes/concepts/matrices.md": "---\ntype: concept\n---\n",
+        "notes/drafts/matrices.md": "draft\n",
+        "notes/drafts/old.md": "[[matrices]]\n",
+        "notes/top.md": "[[matrices]]\n[[drafts/matrices]]\n",
+    })
+    graph = kb.open_vault(root)
+    # both notes kept, each known by its folder path
+    assert "concepts/matrices" in graph.notes and "drafts/matrices" in graph.notes
+    # same folder wins for drafts/old; a tie of depth elsewhere is an error listing both
+    assert graph.graph.has_edge("note:old", "note:drafts/matrices")
+    warnings = [d for d in graph.diagnostics if d.code == "ambiguous-link" and d.severity == "warning"]
+    assert [(d.path, d.line) for d in warnings] == [("notes/drafts/old.md", 1)]
+    errors = [d for d in graph.diagnostics if d.code == "ambiguous-link" and d.severity == "error"]
+    assert [(d.path, d.line) for d in errors] == [("notes/top.md", 1)]
+    assert "notes/concepts/matrices.md" in errors[0].message
+    assert "notes/drafts/matrices.md" in errors[0].message
+    # the folder/id link picks its file
+    assert graph.graph.has_edge("note:top", "note:drafts/matrices")
+
+
+def test_shortest_path_wins_with_a_warning(make_vault) -> None:
+    root = make_vault({
+        "notes/svd.md": "---\ntype: concept\n---\n",
+        "notes/old/svd.md": "---\ntype: concept\n---\n",
+        "notes/x/a.md": "---\nprerequisites: [svd]\n---\n",
+    })
+    graph = kb.open_vault(root)
+    assert graph.graph.has_edge("concept:svd", "concept:a")
+    assert diags(graph, "ambiguous-link") == [("notes/x/a.md", 2, "warning")]
+
+
+def test_duplicate_id_without_a_path_to_tell_apart(make_vault) -> None:
+    root = make_vault({"notes/a/Note.md": "one\n", "notes/a/note.md": "two\n", "notes/b.md": "[[x]]\n"})
+    graph = kb.open_vault(root)
+    errors = [d for d in graph.diagnostics if d.code == "duplicate-id"]
+    assert len(errors) == 1
+    assert "notes/a/Note.md" in errors[0].message and "notes/a/note.md" in errors[0].message
+    assert "b" in graph.notes  # the rest of the vault still loads
+
+
+def test_cycle_is_an_error_naming_each_edge_and_where(make_vault) -> None:
+    root = make_vault({
+        "notes/a.md": "---\ntype: concept\nprerequisites: [c]\n---\n",
+        "notes/b.md": "---\ntype: concept\nprerequisites:\n  - x\n  - a\n---\n",
+        "notes/c.md": "---\ntype: concept\nprerequisites: [b]\n---\n",
+    })
+    graph = kb.open_vault(root)
+    cycles = [d for d in graph.diagnostics if d.code == "cycle"]
+    assert len(cycles) == 1 and cycles[0].severity == "error"
+    message = cycles[0].message
+    for site in ("notes/a.md:3", "notes/b.md:5", "notes/c.md:3"):
+        assert site in message
+
+
+def test_levels_readings_sources_and_unblocks(make_vault) -> None:
+    root = make_vault({
+        "notes/a.md": "---\ntype: concept\n---\n",
+        "notes/b.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
+        "notes/c.md": "---\ntype: concept\nprerequisites: [b, a]\n---\n",
+        "notes/d.md": "---\ntype: concept\nprerequisites: [c]\n---\n",
+        "notes/s1.md": "---\ntype: source\n---\n",
+        "notes/r1.md": "---\nconcept: a\nsource: s1\n---\n",
+        "notes/r2.md": "---\nconcept: a\nsource: s1\n---\n",
+        "notes/p.md": "---\ntype: practice\npractice: exercise\nconcept: b\n---\n",
+        "notes/q.md": "---\ntype: practice\npractice: project\nconcept: [c]\n---\n",
+    })
+    graph = kb.open_vault(root)
+    levels = {k: c.level for k, c in graph.concepts.items()}
+    assert levels == {"a": "read", "b": "exercise", "c": "project", "d": "read"}
+    assert {k: c.unblocks for k, c in graph.concepts.items()} == {"a": 3, "b": 2, "c": 1, "d": 0}
+    assert graph.concepts["a"].readings == 2
+    assert graph.sources_of(graph.concepts["a"]) == ["s1"]
+
+
+def test_reading_note_without_concept_is_about_itself(make_vault) -> None:
+    graph = kb.open_vault(make_vault({"notes/lonely.md": "just text\n"}))
+    assert graph.concepts["lonely"].level == "read"
