@@ -349,5 +349,101 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     ctx.exit(_exit_status(kg.diagnostics))
 
 
+def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
+    """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
+    from kb.write import EditedArticleError, Records, write_article
+
+    vault = kg.vault
+    records = Records.load(vault.root)
+    refused = 0
+    for item in rendered:
+        try:
+            path, outcome = write_article(vault.root, vault.articles_dir, item.relative, item.text,
+                                          records, force=force)
+        except EditedArticleError as exc:
+            click.echo(click.style(f"kb: error: {exc}", fg="red"), err=True)
+            refused += 1
+            continue
+        shown = vault.relpath(path)
+        note = {"written": "written", "unchanged": "unchanged",
+                "replaced-edit": "written (your edit was replaced: --force)"}[outcome]
+        click.echo(f"{shown}: {note}")
+    try:
+        records.save()
+    except OSError as exc:
+        click.echo(f"kb: warning: could not record generated articles in .kb/: {exc}", err=True)
+    return refused
+
+
+@main.command()
+@vault_option
+@click.argument("target")
+@click.option("--template", "template", metavar="T",
+              help="Template name, looked up in the vault's templates/ then the built-ins "
+                   "(article.md.j2, article.qmd.j2). Default: `template` in kb.toml.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the article instead of writing it.")
+@click.option("--force", is_flag=True, help="Overwrite an article even if it was edited by hand.")
+@click.pass_context
+def article(ctx: click.Context, target: str, template: str | None, to_stdout: bool, force: bool) -> None:
+    """Write a draft article on TARGET: it and its prerequisites, in learning order.
+
+    Each concept with notes becomes a section: its concept note, its reading notes
+    (by source and locator), then its practice notes. Sources become References;
+    prerequisites with no notes are listed as not yet covered. The draft goes to
+    articles/<target>.md (or .qmd); an article you edited by hand is never
+    overwritten unless you pass --force.
+
+    Example:
+
+        kb article pca --template article.qmd.j2
+    """
+    from kb.articles import render_article
+
+    kg = _load(ctx)
+    _report(kg.diagnostics, everything=False)
+    with _user_errors():
+        rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
+                                  template=template)
+        if to_stdout:
+            click.echo(rendered.text, nl=False)
+            refused = 0
+        else:
+            refused = _write_rendered(kg, [rendered], force)
+    ctx.exit(1 if refused else _exit_status(kg.diagnostics))
+
+
+@main.command()
+@vault_option
+@click.option("--template", "template", metavar="T", help="Template for every part.")
+@click.option("--force", is_flag=True, help="Overwrite articles even if edited by hand.")
+@click.pass_context
+def build(ctx: click.Context, template: str | None, force: bool) -> None:
+    """Render every [[series]] in kb.toml, then show the gaps.
+
+    Part N covers only the concepts no earlier part covered and links back to the
+    part that did. Parts go to articles/<series slug>/NN-<part>.md.
+
+    Example:
+
+        kb build
+    """
+    from kb.articles import render_series
+
+    kg = _load(ctx)
+    _report(kg.diagnostics, everything=False)
+    series_list = kg.vault.config.series
+    refused = 0
+    with _user_errors():
+        for series in series_list:
+            rendered = render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
+                                     template=template)
+            refused += _write_rendered(kg, rendered, force)
+    if not series_list:
+        click.echo("No [[series]] in kb.toml: nothing to build (see README, Series).")
+    click.echo()
+    ctx.invoke(gaps, as_json=False, level="exercise")
+    ctx.exit(1 if refused else _exit_status(kg.diagnostics))
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

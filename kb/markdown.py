@@ -57,7 +57,7 @@ def _wikilink_rule(state: StateInline, silent: bool) -> bool:
             "fragment": fragment,
             "label": label,
             "embed": embed,
-            "nl": src.count("\n", 0, pos),
+            **_position(src, pos, src[pos : end + 2]),
         }
     state.pos = end + 2
     return True
@@ -105,9 +105,17 @@ def _link_with_position(state: StateInline, silent: bool) -> bool:
         # push() may first flush pending text, so find the link_open itself.
         for token in state.tokens[before:]:
             if token.type == "link_open":
-                token.meta["nl"] = state.src.count("\n", 0, start)
+                token.meta.update(_position(state.src, start, state.src[start : state.pos]))
                 break
     return matched
+
+
+def _position(src: str, pos: int, literal: str) -> dict[str, object]:
+    """Where a link stands: lines before it, its exact text, and how many times that text
+    occurs earlier on its own line (so a later pass can find this very occurrence)."""
+    line_start = src.rfind("\n", 0, pos) + 1
+    return {"nl": src.count("\n", 0, pos), "literal": literal,
+            "occurrence": src.count(literal, line_start, pos)}
 
 
 def _inline_where_links_can_be(state: StateCore) -> None:
@@ -180,6 +188,8 @@ def extract_links(tokens: list[Token]) -> list[Link]:
                     kind="embed" if meta["embed"] else "wikilink",
                     label=meta["label"],
                     fragment=meta["fragment"],
+                    literal=meta["literal"],
+                    occurrence=meta["occurrence"],
                 )
             )
         elif child.type == "link_open":
@@ -187,12 +197,17 @@ def extract_links(tokens: list[Token]) -> list[Link]:
             if found is None:
                 continue
             path, fragment = found
+            literal = child.meta.get("literal", "")
+            text_end = max(literal.rfind("]("), literal.rfind("]["))
             links.append(
                 Link(
                     target=path,
                     line=block.map[0] + child.meta.get("nl", 0) + 1,
                     kind="markdown",
+                    label=literal[1:text_end] if text_end > 0 else None,
                     fragment=fragment,
+                    literal=literal,
+                    occurrence=child.meta.get("occurrence", 0),
                 )
             )
     return links

@@ -38,6 +38,8 @@ class Link:
     kind: LinkKind
     label: str | None = None
     fragment: str | None = None
+    literal: str = ""  # the exact text as parsed, e.g. "[[svd|SVD]]"
+    occurrence: int = 0  # how many times `literal` stands earlier on the same line
 
 
 @dataclass(slots=True)

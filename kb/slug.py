@@ -1,0 +1,39 @@
+"""Slugs for file names and anchors: readable in any script, never a path escape."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
+                     *(f"lpt{i}" for i in range(10))}
+_MAX_LENGTH = 80
+
+
+def slugify(text: str, fallback: str = "untitled") -> str:
+    """Lower-case letters and digits of any script, joined by `-`.
+
+    Path separators, dots, control characters and punctuation all become `-`, so the result
+    can never be `..`, contain `/` or `\\`, start with `.`, or be a reserved Windows name."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        # letters, digits and the combining marks Arabic and Indic scripts need
+        kept.append(ch if category[0] in "LN" or category in ("Mn", "Mc") else "-")
+    slug = re.sub(r"-{2,}", "-", "".join(kept)).strip("-")[:_MAX_LENGTH].strip("-")
+    if not slug:
+        slug = fallback
+    if slug in _WINDOWS_RESERVED:
+        slug = f"{slug}-{fallback}"
+    return slug
+
+
+def unique(slug: str, taken: set[str]) -> str:
+    """slug, or slug-2, slug-3 … whichever is not taken yet; records the result."""
+    candidate, n = slug, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{slug}-{n}"
+    taken.add(candidate)
+    return candidate

@@ -1,0 +1,106 @@
+"""The I/O edge for writing: atomic writes inside articles/, and records of what kb generated
+so that an article edited by hand is never overwritten without --force."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from kb.errors import KbError
+
+RECORD_FILE = Path(".kb") / "generated.json"
+
+
+class UnsafePathError(KbError):
+    """An output path would leave the articles folder."""
+
+
+class EditedArticleError(KbError):
+    """The article on disk was changed since kb wrote it (or kb never wrote it)."""
+
+    def __init__(self, shown_path: str) -> None:
+        self.shown_path = shown_path
+        super().__init__(
+            f"{shown_path} was edited since kb generated it (or was not written by kb); "
+            "kb did not overwrite it. To keep your edit, move it to another file name (or put "
+            "the change into your notes, where kb picks it up); to replace it with a fresh "
+            "draft, run the command again with --force.")
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temporary file in the same folder, flush it to disk, then rename over."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def safe_output_path(articles_dir: Path, relative: str) -> Path:
+    """articles_dir / relative, refusing anything that would resolve outside articles_dir."""
+    base = articles_dir.resolve()
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base) or target == base:
+        raise UnsafePathError(f"refusing to write {relative!r}: it is outside {articles_dir}")
+    return target
+
+
+@dataclass
+class Records:
+    """`.kb/generated.json`: for each article kb wrote, the hash of what it wrote."""
+
+    root: Path
+    entries: dict[str, dict[str, str]]
+
+    @classmethod
+    def load(cls, root: Path) -> Records:
+        try:
+            data = json.loads((root / RECORD_FILE).read_text(encoding="utf-8"))
+            entries = data.get("articles", {}) if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            entries = {}
+        return cls(root, entries if isinstance(entries, dict) else {})
+
+    def save(self) -> None:
+        atomic_write(self.root / RECORD_FILE,
+                     json.dumps({"articles": self.entries}, indent=2, sort_keys=True) + "\n")
+
+
+WriteOutcome = Literal["written", "unchanged", "replaced-edit"]
+
+
+def write_article(root: Path, articles_dir: Path, relative: str, text: str, records: Records,
+                  *, force: bool = False) -> tuple[Path, WriteOutcome]:
+    """Write one article unless that would lose a hand edit. Raises EditedArticleError."""
+    path = safe_output_path(articles_dir, relative)
+    key = path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else str(path)
+    outcome: WriteOutcome = "written"
+    if path.exists():
+        current = path.read_text(encoding="utf-8", errors="replace")
+        if current == text:
+            records.entries[key] = {"sha256": digest(text), "written": dt.date.today().isoformat()}
+            return path, "unchanged"
+        recorded = records.entries.get(key, {}).get("sha256")
+        if recorded != digest(current):
+            if not force:
+                raise EditedArticleError(key)
+            outcome = "replaced-edit"
+    atomic_write(path, text)
+    records.entries[key] = {"sha256": digest(text), "written": dt.date.today().isoformat()}
+    return path, outcome
