@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 
 FOLDERS = ["linear-algebra", "calculus", "probability", "optimization", "deep-learning", "papers"]
-WORDS = ("matrix vector basis rank kernel gradient loss entropy prior posterior sample layer "
-         "weight bias attention token embedding norm projection eigen spectrum variance mean "
-         "estimate convex step batch epoch residual softmax").split()
+WORDS = """matrix vector basis rank kernel gradient loss entropy prior posterior sample layer
+weight bias attention token embedding norm projection eigen spectrum variance mean estimate
+convex step batch epoch residual softmax""".split()  # noqa: SIM905 - reads as prose
 
 
 def sentence(rng: random.Random, n: int = 14) -> str:
@@ -96,7 +96,8 @@ def generate(out: Path, notes: int, seed: int = 7) -> None:
         about = rng.choice(concepts)
         write("readings", f"reading-{i:05d}", [
             "type: reading", f'concept: "[[{about}]]"', f"source: {rng.choice(sources)}",
-            f'locator: "ch. {rng.randint(1, 20)}"', f"date: 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"],
+            f'locator: "ch. {rng.randint(1, 20)}"',
+            f"date: 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"],
             body(rng, f"Reading {i}", rng.sample(concepts, 4)))
     for i in range(n_practice):
         about = rng.choice(concepts)

@@ -9,6 +9,7 @@ Library entry point::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,14 +19,15 @@ if TYPE_CHECKING:
     from kb.graph import KnowledgeGraph
 
 
-def open_vault(root: str | Path) -> KnowledgeGraph:
-    """Load and parse every note under `root` and build the graph; diagnostics are collected,
-    sorted, on the result (config and I/O problems first in their files)."""
+def open_vault(root: str | Path, *, use_cache: bool = True,
+               progress: Callable[[int, int], None] | None = None) -> KnowledgeGraph:
+    """Load every note under `root` (parsing only what changed since the cache in `.kb/`, unless
+    `use_cache` is false) and build the graph; diagnostics are collected, sorted, on the result."""
     from kb.errors import Diagnostic
     from kb.graph import build_graph
     from kb.vault import load_vault
 
-    vault = load_vault(Path(root))
+    vault = load_vault(Path(root), use_cache=use_cache, progress=progress)
     graph = build_graph(vault.notes, vault.attachments)
     graph.diagnostics[:0] = vault.diagnostics
     graph.diagnostics.sort(key=Diagnostic.sort_key)

@@ -17,6 +17,7 @@ from kb.errors import CycleError, Diagnostic, KbError, UnknownConceptError
 
 F = TypeVar("F", bound=Callable[..., Any])
 LEVEL_CHOICES = ("read", "exercise", "code", "project")
+PROGRESS_MIN_FILES = 2000  # about a second of parsing on a 2-core machine
 
 
 # -- shared options -------------------------------------------------------------------
@@ -31,6 +32,20 @@ def vault_option(func: F) -> F:
         type=click.Path(file_okay=False), help="The vault folder (default: $KB_VAULT, "
         "else the nearest folder up from here with kb.toml, else here).",
     )(func)
+
+
+def _remember_no_cache(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["no_cache"] = True
+
+
+def no_cache_option(func: F) -> F:
+    return click.option("--no-cache", is_flag=True, expose_value=False, callback=_remember_no_cache,
+                        help="Parse every note again; neither read nor update .kb/cache.sqlite.")(func)
+
+
+def vault_options(func: F) -> F:
+    return vault_option(no_cache_option(func))
 
 
 def json_option(func: F) -> F:
@@ -50,10 +65,31 @@ def _vault_path(ctx: click.Context) -> Path:
     return path
 
 
-def _load(ctx: click.Context) -> Any:
+def _load(ctx: click.Context, *, quiet: bool = False) -> Any:
+    """Open the vault; a progress bar only on a terminal, for a long cold parse, not in --json."""
     from kb import open_vault
 
-    return open_vault(_vault_path(ctx))
+    options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
+    show_progress = not quiet and sys.stdout.isatty() and sys.stderr.isatty()
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= PROGRESS_MIN_FILES:
+            bar = click.progressbar(length=total, label="parsing notes", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    try:
+        kg = open_vault(_vault_path(ctx), use_cache=not options.get("no_cache"),
+                        progress=progress if show_progress else None)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for notice in kg.vault.notices:
+        click.echo(f"kb: warning: {notice}", err=True)
+    return kg
 
 
 def _report(diagnostics: Sequence[Diagnostic], *, everything: bool) -> None:
@@ -112,7 +148,7 @@ def _user_errors() -> Iterator[None]:
 # -- commands -------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kb")
-@vault_option
+@vault_options
 def main() -> None:
     """kb — see the concept graph of your notes, its gaps, and write articles from it.
 
@@ -126,7 +162,7 @@ def main() -> None:
 
 
 @main.command()
-@vault_option
+@vault_options
 @json_option
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.pass_context
@@ -140,7 +176,7 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
 
         kb check --strict
     """
-    kg = _load(ctx)
+    kg = _load(ctx, quiet=as_json)
     if as_json:
         _emit_json({"diagnostics": [d.as_dict() for d in kg.diagnostics]})
     else:
@@ -153,7 +189,7 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
 
 
 @main.command()
-@vault_option
+@vault_options
 @json_option
 @click.option("--level", "level", type=click.Choice(LEVEL_CHOICES), default="exercise",
               show_default=True, help="List concepts below this level.")
@@ -170,7 +206,7 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
     """
     from kb.mastery import gaps as find_gaps
 
-    kg = _load(ctx)
+    kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
     _report(kg.diagnostics, everything=False)
     if as_json:
@@ -199,7 +235,7 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
 
 
 @main.command()
-@vault_option
+@vault_options
 @json_option
 @click.argument("target")
 @click.pass_context
@@ -215,7 +251,7 @@ def path(ctx: click.Context, as_json: bool, target: str) -> None:
     """
     from kb.mastery import find_concept, learning_path
 
-    kg = _load(ctx)
+    kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, target)
         steps = learning_path(kg, concept)
@@ -230,7 +266,7 @@ def path(ctx: click.Context, as_json: bool, target: str) -> None:
 
 
 @main.command()
-@vault_option
+@vault_options
 @json_option
 @click.argument("concept_name", metavar="CONCEPT")
 @click.pass_context
@@ -243,7 +279,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
     """
     from kb.mastery import dependents, find_concept, prerequisites
 
-    kg = _load(ctx)
+    kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, concept_name)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
@@ -275,7 +311,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
 
 
 @main.command(name="list")
-@vault_option
+@vault_options
 @json_option
 @click.option("--type", "note_type", type=click.Choice(["concept", "reading", "practice", "source"]),
               help="Only notes of this type.")
@@ -293,7 +329,7 @@ def list_notes(ctx: click.Context, as_json: bool, note_type: str | None, tag: st
     from kb.mastery import find_concept
     from kb.resolve import normalize
 
-    kg = _load(ctx)
+    kg = _load(ctx, quiet=as_json)
     about: dict[int, list[str]] = {}
     for key, concept in kg.concepts.items():
         for note in concept.notes:
@@ -324,7 +360,7 @@ def list_notes(ctx: click.Context, as_json: bool, note_type: str | None, tag: st
 
 
 @main.command()
-@vault_option
+@vault_options
 @click.option("--format", "fmt", type=click.Choice(["json", "graphml", "dot", "mermaid"]),
               default="json", show_default=True, help="Output format.")
 @click.option("--concepts-only", is_flag=True, help="Only concepts and prerequisite edges.")
@@ -376,7 +412,7 @@ def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
 
 
 @main.command()
-@vault_option
+@vault_options
 @click.argument("target")
 @click.option("--template", "template", metavar="T",
               help="Template name, looked up in the vault's templates/ then the built-ins "
@@ -413,7 +449,7 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
 
 
 @main.command()
-@vault_option
+@vault_options
 @click.option("--template", "template", metavar="T", help="Template for every part.")
 @click.option("--force", is_flag=True, help="Overwrite articles even if edited by hand.")
 @click.pass_context

@@ -14,6 +14,9 @@ PRACTICE_KINDS: tuple[str, ...] = ("exercise", "code", "project")
 SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", "other")
 SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
 
+# Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
+PARSER_VERSION = 3
+
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from kb.errors import Diagnostic
 from kb.frontmatter import FrontMatter, load_yaml, validate
 from kb.markdown import extract_links, first_heading, make_parser, split_wikilink
-from kb.model import Link, Note, Ref
+from kb.model import PARSER_VERSION, Link, Note, Ref
 
-PARSER_VERSION = 2  # bump whenever a Note parsed from the same bytes could differ
+__all__ = ["PARSER_VERSION", "link_target", "parse_note"]
+
 _BOM = "\ufeff"
 # `---` then a `key:` line, but no closing `---`: front matter the user forgot to close.
 _LOOKS_LIKE_FRONT_MATTER = re.compile(r"---[ \t]*\n[ \t]*[^\W\d][\w -]*:")

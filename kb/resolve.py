@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from kb.model import Note
@@ -12,6 +13,7 @@ from kb.model import Note
 ResolutionKind = Literal["note", "self", "attachment", "dangling", "ambiguous"]
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize(name: str) -> str:
     """The form names are compared in: NFC, case-folded, surrounding space trimmed."""
     return unicodedata.normalize("NFC", name.strip()).casefold()

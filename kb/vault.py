@@ -1,16 +1,24 @@
-"""The I/O edge for reading: find note files, read their bytes, parse them."""
+"""The I/O edge for reading: find note files, read their bytes, parse them (in parallel when
+it pays), and reuse the cache for files that did not change."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.config import Config, load_config
 from kb.errors import Diagnostic
-from kb.model import Note
-from kb.parse import parse_note
+from kb.model import PARSER_VERSION, Note
 from kb.resolve import normalize
+
+# Below this many files to parse, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 600
+
+Progress = Callable[[int, int], None]  # (parsed so far, total to parse)
 
 
 @dataclass
@@ -21,6 +29,8 @@ class Vault:
     notes: list[Note] = field(default_factory=list)
     attachments: set[str] = field(default_factory=set)  # normalized, notes-relative
     diagnostics: list[Diagnostic] = field(default_factory=list)  # config and I/O problems
+    notices: list[str] = field(default_factory=list)  # about kb itself (the cache), not the vault
+    parsed: int = 0  # how many notes were parsed rather than taken from the cache
 
     def relpath(self, path: Path) -> str:
         try:
@@ -44,37 +54,114 @@ def notes_dir_for(root: Path, config: Config) -> Path:
     return default.resolve() if default.is_dir() else root
 
 
-def scan(vault: Vault) -> tuple[list[Path], set[str]]:
-    """Markdown files (sorted) and attachment paths under the notes folder.
+@dataclass(frozen=True, slots=True)
+class NoteFile:
+    path: Path
+    shown: str  # vault-relative, for diagnostics
+    rel: str  # notes-relative, without .md
+    size: int
+    mtime_ns: int
+
+
+def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
+    """Markdown files (sorted, with their stat) and attachment paths under the notes folder.
 
     Hidden entries, and the articles and templates folders, are never notes."""
     excluded = {(vault.root / vault.config.articles).resolve(),
                 (vault.root / vault.config.templates).resolve()}
-    markdown: list[Path] = []
+    markdown: list[NoteFile] = []
     attachments: set[str] = set()
     base = vault.notes_dir
-
-    def on_error(exc: OSError) -> None:
-        vault.diagnostics.append(Diagnostic(vault.relpath(Path(exc.filename or base)), 0,
-                                            "error", "io-error", f"cannot read folder: {exc.strerror}"))
-
-    for folder, dirs, files in os.walk(base, onerror=on_error):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded)
-        for name in files:
-            if name.startswith("."):
+    base_prefix = len(str(base)) + 1
+    root_prefix = len(str(vault.root)) + 1
+    inside_root = str(base) == str(vault.root) or str(base).startswith(str(vault.root) + os.sep)
+    pending = [str(base)]
+    # Plain strings rather than pathlib here: this loop runs once per file on every command.
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            vault.diagnostics.append(Diagnostic(vault.relpath(Path(folder)), 0, "error", "io-error",
+                                                f"cannot read folder: {exc.strerror}"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            path = here / name
-            if name.lower().endswith(".md"):
-                markdown.append(path)
-            else:
-                attachments.add(normalize(path.relative_to(base).as_posix()))
-    markdown.sort()
+            try:
+                if entry.is_dir():
+                    if Path(entry.path).resolve() not in excluded:
+                        pending.append(entry.path)
+                    continue
+                rel_path = entry.path[base_prefix:].replace(os.sep, "/")
+                if entry.name.lower().endswith(".md"):
+                    stat = entry.stat()
+                    shown = (entry.path[root_prefix:].replace(os.sep, "/") if inside_root
+                             else vault.relpath(Path(entry.path)))
+                    markdown.append(NoteFile(Path(entry.path), shown, rel_path[:-3], stat.st_size,
+                                             stat.st_mtime_ns))
+                else:
+                    attachments.add(normalize(rel_path))
+            except OSError as exc:
+                vault.diagnostics.append(Diagnostic(vault.relpath(Path(entry.path)), 0, "error",
+                                                    "io-error", f"cannot read: {exc.strerror}"))
+    markdown.sort(key=lambda f: f.shown)
     return markdown, attachments
 
 
-def load_vault(root: Path) -> Vault:
-    """Read and parse every note. Never raises for a bad note: it becomes a diagnostic."""
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _read_and_parse(item: tuple[str, str, str]) -> tuple[Note | None, str, str | None]:
+    """Worker: (path, shown, rel) → (note, digest, error). Module-level so processes can run it."""
+    from kb.parse import parse_note
+
+    path, shown, rel = item
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, "", exc.strerror or str(exc)
+    return parse_note(shown, rel, data), _digest(data), None
+
+
+def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None
+               ) -> list[tuple[Note | None, str, str | None]]:
+    import kb.parse  # noqa: F401 - imported before forking so workers start warm
+
+    total = len(items)
+    workers = min(os.cpu_count() or 1, 8)
+    if total >= PARALLEL_MIN_FILES and workers > 1:
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = []
+                for index, result in enumerate(pool.map(_read_and_parse, items, chunksize=64), 1):
+                    results.append(result)
+                    if progress and index % 64 == 0:
+                        progress(index, total)
+                if progress:
+                    progress(total, total)
+                return results
+        except (OSError, ValueError, ImportError):
+            pass  # no fork or no processes here: parse in this process
+    results = []
+    for index, item in enumerate(items, 1):
+        results.append(_read_and_parse(item))
+        if progress and (index % 64 == 0 or index == total):
+            progress(index, total)
+    return results
+
+
+def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None) -> Vault:
+    """Read and parse every note, reusing cached records of unchanged files.
+    Never raises for a bad note: it becomes a diagnostic."""
+    from kb import __version__
+    from kb.cache import CachedRow, FreshRow, NoteCache, record_to_note
+
     root = root.resolve()
     config, diagnostics = load_config(root)
     vault = Vault(root=root, config=config, notes_dir=notes_dir_for(root, config),
@@ -85,14 +172,59 @@ def load_vault(root: Path) -> Vault:
                                             f"notes folder '{missing}' does not exist"))
         return vault
     files, vault.attachments = scan(vault)
-    for path in files:
-        rel_path = vault.relpath(path)
-        rel = path.relative_to(vault.notes_dir).as_posix()[:-3]
+
+    cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}") if use_cache else None
+    cached: dict[str, CachedRow] = {}
+    if cache is not None:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            vault.diagnostics.append(Diagnostic(rel_path, 0, "error", "io-error",
-                                                f"cannot read: {exc.strerror}"))
+            cached = cache.load()
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            vault.notices.append(f"the cache in .kb/ could not be read ({exc}); "
+                                 "parsing every note and rebuilding it")
+            cache.discard()
+
+    by_path: dict[str, Note] = {}
+    to_parse: list[NoteFile] = []
+    fresh: list[FreshRow] = []
+    racy_after = (cache.written_at - 2.0) * 1e9 if cache is not None else 0
+    for item in files:
+        row = cached.get(item.shown)
+        if row is None or row.rel != item.rel:
+            to_parse.append(item)
             continue
-        vault.notes.append(parse_note(rel_path, rel, data))
+        try:
+            if row.size == item.size and row.mtime_ns == item.mtime_ns and item.mtime_ns < racy_after:
+                by_path[item.shown] = record_to_note(item.shown, item.rel, row.record, row.body)
+                continue
+            data = item.path.read_bytes()
+            if _digest(data) == row.digest:  # touched (or too recent to trust), not changed
+                note = record_to_note(item.shown, item.rel, row.record, row.body)
+                by_path[item.shown] = note
+                if (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
+                    fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
+                continue
+        except (ValueError, KeyError, TypeError, OSError):
+            pass  # an unreadable record is simply parsed again
+        to_parse.append(item)
+
+    if to_parse:
+        results = _parse_all([(str(f.path), f.shown, f.rel) for f in to_parse], progress)
+        for item, (note, digest, error) in zip(to_parse, results, strict=True):
+            if note is None:
+                vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",
+                                                    f"cannot read: {error}"))
+                continue
+            by_path[item.shown] = note
+            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, digest, note))
+    vault.parsed = len(to_parse)
+    vault.notes = [by_path[f.shown] for f in files if f.shown in by_path]
+
+    if cache is not None and (fresh or set(cached) != set(by_path)):
+        try:
+            cache.save(fresh, set(by_path), rebuild=not cached)
+        except (sqlite3.Error, OSError) as exc:
+            vault.notices.append(f"could not update the cache in .kb/ ({exc}); "
+                                 "results are correct, the next run parses again")
+    if cache is not None:
+        cache.close()
     return vault

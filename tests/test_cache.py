@@ -1,0 +1,171 @@
+"""The cache saves work and never changes an answer: warm runs equal cold runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import kb
+from kb.export import to_json
+from kb.mastery import gaps
+
+from .conftest import run_kb, write_vault
+
+
+def snapshot(root: Path, use_cache: bool) -> tuple:
+    graph = kb.open_vault(root, use_cache=use_cache)
+    found, missing = gaps(graph)
+    return (to_json(graph.graph), [d.format() for d in graph.diagnostics],
+            [(g.concept.key, g.concept.level, g.concept.unblocks, g.sources) for g in found], missing,
+            [(n.path, n.body, n.extra) for n in graph.vault.notes])
+
+
+def test_warm_run_parses_nothing_and_equals_cold(make_vault) -> None:
+    root = make_vault({
+        "notes/a.md": "---\ntype: concept\ndate: 2026-01-02\nextra: {1: x, when: 2026-03-04}\n---\n# A\n",
+        "notes/b.md": "---\nconcept: a\nprerequisites: [c]\n---\n[[a]] [[nowhere]]\n",
+        "notes/bad.md": "---\ntitle: [oops\n---\n",
+    })
+    cold = snapshot(root, use_cache=False)
+    first = kb.open_vault(root)
+    assert first.vault.parsed == 3
+    assert (root / ".kb" / "cache.sqlite").is_file()
+    again = kb.open_vault(root)
+    assert again.vault.parsed == 0
+    assert snapshot(root, use_cache=True) == cold
+
+
+def test_edit_rename_delete_and_config_change(make_vault) -> None:
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n", "notes/b.md": "[[a]]\n"})
+    kb.open_vault(root)
+    (root / "notes/b.md").write_text("---\nconcept: a\n---\n[[c]]\n")
+    (root / "notes/a.md").rename(root / "notes/c.md")
+    (root / "notes/new.md").write_text("---\ntype: practice\npractice: code\nconcept: c\n---\n")
+    assert snapshot(root, True) == snapshot(root, False)
+    (root / "notes/new.md").unlink()
+    assert snapshot(root, True) == snapshot(root, False)
+    (root / "notes/sub").mkdir()
+    shutil.move(root / "notes/b.md", root / "notes/sub/b.md")
+    (root / "kb.toml").write_text('notes = "notes/sub"\n')
+    assert snapshot(root, True) == snapshot(root, False)
+    assert [n.rel for n in kb.open_vault(root).vault.notes] == ["b"]
+
+
+def test_corrupt_cache_falls_back_with_a_warning(make_vault) -> None:
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n"})
+    kb.open_vault(root)
+    (root / ".kb" / "cache.sqlite").write_bytes(b"this is not a database" * 100)
+    result = run_kb("gaps", "--json", vault=root)
+    assert result.exit_code == 0
+    assert [g["id"] for g in result.json()["gaps"]] == ["a"]
+    assert "cache" in result.stderr and "warning" in result.stderr
+    assert kb.open_vault(root).vault.parsed == 0  # rebuilt: the next run uses it again
+    assert run_kb("gaps", "--json", vault=root).stderr == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else False,
+                    reason="root ignores file permissions")
+def test_read_only_cache_folder_still_answers(make_vault) -> None:  # pragma: no cover - non-root
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n"})
+    (root / ".kb").mkdir()
+    (root / ".kb").chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        result = run_kb("gaps", "--json", vault=root)
+        assert result.exit_code == 0 and result.json()["gaps"][0]["id"] == "a"
+        assert "cache" in result.stderr
+    finally:
+        (root / ".kb").chmod(stat.S_IRWXU)
+
+
+def test_unwritable_cache_file_still_answers(make_vault) -> None:
+    """Works as root too: the cache path is a folder, so SQLite cannot open it."""
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n"})
+    (root / ".kb" / "cache.sqlite").mkdir(parents=True)
+    result = run_kb("gaps", "--json", vault=root)
+    assert result.exit_code == 0 and result.json()["gaps"][0]["id"] == "a"
+    assert "cache" in result.stderr
+
+
+def test_no_cache_flag_neither_reads_nor_writes(make_vault) -> None:
+    root = make_vault({"notes/a.md": "x\n"})
+    assert run_kb("list", "--no-cache", "--json", vault=root).exit_code == 0
+    assert not (root / ".kb").exists()
+    assert run_kb("--no-cache", "list", "--json", vault=root).exit_code == 0
+    assert not (root / ".kb").exists()
+
+
+def test_two_processes_at_once_stay_correct(make_vault) -> None:
+    import subprocess
+    import sys
+
+    root = make_vault({f"notes/n{i}.md": f"---\nprerequisites: [n{i + 1}]\n---\n[[n{i - 1}]]\n"
+                       for i in range(300)})
+    command = [sys.executable, "-m", "kb", "gaps", "--json", "--vault", str(root)]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert len({out for out, _ in outputs}) == 1
+    assert run_kb("gaps", "--json", "--no-cache", vault=root).stdout == outputs[0][0]
+
+
+NAMES = st.sampled_from(["a", "b", "c", "sub/d", "sub/a", "Émile", "القيم"])
+TEXTS = st.sampled_from([
+    "---\ntype: concept\n---\n# T\n",
+    "---\nconcept: a\nsource: s\n---\n[[b]] [[c|see c]]\n",
+    "---\ntype: practice\npractice: code\nconcept: [b, c]\nprerequisites: [a]\n---\n",
+    "---\nprerequisites: [c]\ntags: [x]\n---\n![[a#h]]\n",
+    "---\nbad: [\n---\n",
+    "",
+    "plain [[sub/a]] text\n",
+])
+
+
+class WarmEqualsCold(RuleBasedStateMachine):
+    """Random edits, renames, deletions and config changes; every warm result equals cold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Path(tempfile.mkdtemp(prefix="kb-cache-"))
+        write_vault(self.root, {"notes/a.md": "---\ntype: concept\n---\n"})
+
+    def teardown(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @rule(name=NAMES, text=TEXTS)
+    def write(self, name: str, text: str) -> None:
+        write_vault(self.root, {f"notes/{name}.md": text})
+
+    @rule(name=NAMES, new=NAMES)
+    def rename(self, name: str, new: str) -> None:
+        source, target = self.root / f"notes/{name}.md", self.root / f"notes/{new}.md"
+        if source.exists() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(target)
+
+    @rule(name=NAMES)
+    def delete(self, name: str) -> None:
+        (self.root / f"notes/{name}.md").unlink(missing_ok=True)
+
+    @rule(config=st.sampled_from(["", 'notes = "notes"\n', 'notes = "notes/sub"\n',
+                                  'articles = "notes/sub"\n', "broken = \n"]))
+    def configure(self, config: str) -> None:
+        (self.root / "kb.toml").write_text(config)
+
+    @invariant()
+    def warm_equals_cold(self) -> None:
+        if (self.root / "notes").is_dir():
+            assert snapshot(self.root, True) == snapshot(self.root, False)
+
+
+TestWarmEqualsCold = WarmEqualsCold.TestCase
+TestWarmEqualsCold.settings = settings(max_examples=25, stateful_step_count=12, deadline=None,
+                                       suppress_health_check=[HealthCheck.too_slow])
