@@ -8,6 +8,7 @@ never a wrong answer: the cache only ever saves work."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -198,7 +199,6 @@ class NoteCache:
         except sqlite3.Error:
             self._db = None
         for suffix in ("", "-journal", "-wal", "-shm"):
-            try:
+            # If this fails, saving fails too and says so; the answer is still correct.
+            with contextlib.suppress(OSError):
                 Path(str(self.path) + suffix).unlink(missing_ok=True)
-            except OSError:
-                pass  # saving will fail too, and say so; the answer is still correct
