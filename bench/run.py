@@ -1,0 +1,122 @@
+"""Benchmark kb against the tools a user would pick instead, on generated vaults.
+
+    python bench/run.py [--sizes 1000 10000] [--runs 3] [--peer-runs 1]
+
+Times whole processes (wall, user+sys, peak RSS of the child; median of --runs) for kb cold
+(`check --no-cache`), kb warm (`gaps` with a primed cache), kb after editing one note,
+`kb --help`, and the peers on the same vaults in the same run: foam-wiki (`foamwiki check`)
+and obsidiantools (`Vault(...).connect().gather()`). The peers are installed by this script
+into bench/.peers (a virtual environment of their own), never into kb's environment.
+Prints a Markdown table with kb/peer ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+
+PEERS = Path(os.environ.get("KB_BENCH_PEERS", HERE / ".peers"))
+OBSIDIANTOOLS = ("import sys, pathlib, obsidiantools.api as otools; "
+                 "v = otools.Vault(pathlib.Path(sys.argv[1])).connect().gather(); "
+                 "print(len(v.md_file_index))")
+
+
+def ensure_peers() -> Path:
+    python = PEERS / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    probe = subprocess.run([str(python), "-c", "import obsidiantools, foamwiki"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "foam-wiki", "obsidiantools"],
+                       check=True)
+    return python
+
+
+def measure(argv: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, user+sys seconds, peak RSS in MB) of one child process. A run that
+    fails (exit status above 1: `check` commands exit 1 when they find problems) is an error,
+    so a broken peer can never pass for a fast one."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        assert proc.stderr is not None
+        raise SystemExit(f"{' '.join(argv)} failed ({code}): {proc.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def median_of(runs: int, argv: list[str], before: Callable[[], None] | None = None
+              ) -> tuple[float, float, float]:
+    samples = []
+    for _ in range(runs):
+        if before:
+            before()
+        samples.append(measure(argv))
+    return tuple(statistics.median(s[i] for s in samples) for i in range(3))  # type: ignore[return-value]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--peer-runs", type=int, default=1,
+                        help="runs for the peers (obsidiantools takes minutes at 10k notes)")
+    args = parser.parse_args()
+    peer_python = ensure_peers()
+    foamwiki = str(peer_python.parent / "foamwiki")
+    kb = [sys.executable, "-m", "kb"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+        for size in args.sizes:
+            vault = Path(tmp) / f"vault-{size}"
+            generate(vault, size)
+            (vault / ".foam").mkdir()  # marks a Foam workspace for foamwiki; kb ignores it
+            edited = next((vault / "notes" / "readings").glob("*.md"))
+            original = edited.read_text(encoding="utf-8")
+            counter = iter(range(10**6))
+
+            def edit_one(path: Path = edited, text: str = original, counter=counter) -> None:
+                addition = f"\nEdited {next(counter)} [[concept-00001]].\n"
+                path.write_text(text + addition, encoding="utf-8")
+
+            cold = [*kb, "check", "--no-cache", "--vault", str(vault)]
+            results = {"kb check, cold (--no-cache)": median_of(args.runs, cold)}
+            measure([*kb, "gaps", "--vault", str(vault)])  # prime the cache
+            results["kb gaps, warm"] = median_of(args.runs, [*kb, "gaps", "--vault", str(vault)])
+            results["kb gaps, one note edited"] = median_of(
+                args.runs, [*kb, "gaps", "--vault", str(vault)], before=edit_one)
+            edited.write_text(original, encoding="utf-8")
+            results["kb --help"] = median_of(args.runs, [*kb, "--help"])
+            results["foam-wiki check"] = median_of(args.peer_runs, [foamwiki, "-w", str(vault), "check"])
+            results["obsidiantools connect+gather"] = median_of(
+                args.peer_runs, [str(peer_python), "-c", OBSIDIANTOOLS, str(vault / "notes")])
+            rows.append((size, results))
+
+    cold_key = "kb check, cold (--no-cache)"
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; median of {args.runs} runs "
+          f"({args.peer_runs} for the peers)\n")
+    print("| notes | what | wall s | user+sys s | peak RSS MB | kb cold / peer (wall) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for size, results in rows:
+        cold_wall = results[cold_key][0]
+        for name, (wall, cpu, rss) in results.items():
+            ratio = "" if name.startswith("kb") else f"{cold_wall / wall:.2f}"
+            print(f"| {size:,} | {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {ratio} |")
+
+if __name__ == "__main__":
+    main()
