@@ -53,16 +53,20 @@ class KnowledgeGraph:
     # (prerequisite, dependent) → where it was written: [(path, line)]
     prerequisite_sites: dict[tuple[str, str], list[tuple[str, int]]]
     vault: Any = None  # the Vault it was loaded from, when loaded through kb.open_vault
+    _prerequisites: nx.DiGraph | None = field(default=None, repr=False, compare=False)
 
     def key_of(self, note: Note) -> str:
         return self.note_keys[id(note)]
 
     def prerequisite_graph(self) -> nx.DiGraph:
-        """Concept keys only, an edge p → c when p must be learned before c."""
-        prereqs = nx.DiGraph()
-        prereqs.add_nodes_from(self.concepts)
-        prereqs.add_edges_from(self.prerequisite_sites)
-        return prereqs
+        """Concept keys only, an edge p → c when p must be learned before c. Built once:
+        the knowledge graph does not change after build_graph returns. Treat it as read-only."""
+        if self._prerequisites is None:
+            prereqs = nx.DiGraph()
+            prereqs.add_nodes_from(self.concepts)
+            prereqs.add_edges_from(self.prerequisite_sites)
+            self._prerequisites = prereqs
+        return self._prerequisites
 
     def sources_of(self, concept: Concept) -> list[str]:
         found = {
