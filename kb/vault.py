@@ -76,6 +76,7 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
     root_prefix = len(str(vault.root)) + 1
     inside_root = str(base) == str(vault.root) or str(base).startswith(str(vault.root) + os.sep)
     pending = [str(base)]
+    seen_folders = {os.path.realpath(base)}  # a symlink back up the tree must not loop forever
     # Plain strings rather than pathlib here: this loop runs once per file on every command.
     while pending:
         folder = pending.pop()
@@ -90,7 +91,9 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                 continue
             try:
                 if entry.is_dir():
-                    if Path(entry.path).resolve() not in excluded:
+                    real = os.path.realpath(entry.path)
+                    if real not in seen_folders and Path(real) not in excluded:
+                        seen_folders.add(real)
                         pending.append(entry.path)
                     continue
                 rel_path = entry.path[base_prefix:].replace(os.sep, "/")

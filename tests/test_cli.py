@@ -160,6 +160,13 @@ def test_plain_obsidian_vault_without_config(make_vault) -> None:
     assert ids == ["a", "b"]
 
 
+def test_symlink_loop_does_not_hang(make_vault) -> None:
+    root = make_vault({"notes/a.md": "[[b]]\n", "notes/sub/b.md": "x\n"})
+    (root / "notes/sub/loop").symlink_to(root / "notes", target_is_directory=True)
+    ids = [n["id"] for n in run_kb("list", "--json", vault=root).json()["notes"]]
+    assert ids == ["a", "b"]
+
+
 def test_config_errors_name_every_bad_key_and_line(make_vault) -> None:
     root = make_vault({
         "kb.toml": 'notes = "notes"\nauthr = "K"\narticles = 3\n\n[[series]]\ntitle = "S"\n'
