@@ -6,6 +6,7 @@ and colliding footnote labels. Everything else — code, math, tables, HTML — 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ class Entry:
     body: str
     source: str | None  # source key
     source_title: str | None
+    source_note: Note | None  # the note `source:` resolves to, if any
     locator: str | None
     practice: str | None
     date: dt.date | None
@@ -178,39 +180,32 @@ def transform_body(note: Note, base_level: int, rewrite: Callable[[Link], str | 
 
 
 # -- assembly ------------------------------------------------------------------------------
-def _reading_key(kg: KnowledgeGraph, note: Note) -> tuple[Any, ...]:
-    source = note.source.target if note.source else ""
-    return (normalize(_source_title(kg, note) or source), _natural(note.locator or ""),
-            note.order if note.order is not None else float("inf"),
-            note.date or dt.date.max, note.path)
-
-
 def _natural(text: str) -> tuple[Any, ...]:
     """`§6.10` after `§6.2`: compare digit runs as numbers."""
-    import re
-
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.casefold()))
 
 
-def _source_note(kg: KnowledgeGraph, note: Note) -> Note | None:
+@dataclass(frozen=True)
+class _Source:
+    key: str
+    title: str
+    note: Note | None  # the source note, when `source:` resolves to one
+
+
+def _source_of(kg: KnowledgeGraph, note: Note) -> _Source | None:
+    """The note's `source:` resolved once: its key, its title, its source note if any."""
     if note.source is None:
         return None
     found = kg.resolver.resolve(note.source.target, note)
-    return found.note if found.kind == "note" else None
+    if found.kind == "note" and found.note is not None:
+        return _Source(kg.key_of(found.note), found.note.title, found.note)
+    return _Source(note.source.target, note.source.target, None)
 
 
-def _source_title(kg: KnowledgeGraph, note: Note) -> str | None:
-    source = _source_note(kg, note)
-    if source is not None:
-        return source.title
-    return note.source.target if note.source else None
-
-
-def _source_key(kg: KnowledgeGraph, note: Note) -> str | None:
-    source = _source_note(kg, note)
-    if source is not None:
-        return kg.key_of(source)
-    return note.source.target if note.source else None
+def _reading_key(note: Note, source: _Source | None) -> tuple[Any, ...]:
+    return (normalize(source.title) if source else "", _natural(note.locator or ""),
+            note.order if note.order is not None else float("inf"),
+            note.date or dt.date.max, note.path)
 
 
 def assemble(kg: KnowledgeGraph, target: Concept, *,
@@ -229,6 +224,11 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
     for concept in in_article:
         for note in concept.notes:
             placed.setdefault(id(note), concept.key)
+    placed_before: dict[int, tuple[str, str]] = {}  # id(note) → (href, anchor) in an earlier part
+    for key, where in covered.items():
+        for note in kg.concepts[key].notes if key in kg.concepts else []:
+            placed_before.setdefault(id(note), where)
+    sources = {id(n): _source_of(kg, n) for c in in_article for n in c.notes}
 
     def rewrite(origin: Note) -> Callable[[Link], str | None]:
         def for_link(link: Link) -> str | None:
@@ -243,9 +243,7 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                            else placed.get(id(found.note)))
                 if section is not None:
                     return f"[{text}](#{anchors[section]})"
-                elsewhere = covered.get(concept_key or "") or next(
-                    (covered[c.key] for c in kg.concepts.values()
-                     if found.note in c.notes and c.key in covered), None)
+                elsewhere = covered.get(concept_key or "") or placed_before.get(id(found.note))
                 if elsewhere is not None:
                     return f"[{text}]({elsewhere[0]}#{elsewhere[1]})"
             return text
@@ -257,15 +255,18 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
         notes = [n for n in concept.notes if placed.get(id(n)) == concept.key]
         intro_note = next((n for n in notes if n is concept.definition), None)
         readings = sorted((n for n in notes if n.type in ("reading", "concept") and n is not intro_note),
-                          key=lambda n: _reading_key(kg, n))
+                          key=lambda n: _reading_key(n, sources[id(n)]))
         practice = sorted((n for n in notes if n.type == "practice"),
                           key=lambda n: (n.order if n.order is not None else float("inf"),
                                          n.date or dt.date.max, n.path))
 
         def entry(note: Note, base: int) -> Entry:
+            source = sources[id(note)]
             return Entry(note=note, key=kg.key_of(note), title=note.title,
                          body=transform_body(note, base, rewrite(note), used_footnotes),
-                         source=_source_key(kg, note), source_title=_source_title(kg, note),
+                         source=source.key if source else None,
+                         source_title=source.title if source else None,
+                         source_note=source.note if source else None,
                          locator=note.locator, practice=note.practice, date=note.date)
 
         sections.append(Section(
@@ -281,7 +282,7 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                 "needed_by": sorted((s for s in prereqs.successors(c.key) if s in keys_in_path),
                                     key=normalize)}
                for c in path if not c.notes]
-    references = _references(kg, sections)
+    references = _references(sections)
     tags = sorted({t for s in sections for e in _entries(s) for t in e.note.tags}, key=normalize)
     dates = [e.date for s in sections for e in _entries(s) if e.date]
     return Article(
@@ -299,7 +300,7 @@ def _entries(section: Section) -> list[Entry]:
     return ([section.intro] if section.intro else []) + section.readings + section.practice
 
 
-def _references(kg: KnowledgeGraph, sections: list[Section]) -> list[Reference]:
+def _references(sections: list[Section]) -> list[Reference]:
     """Every source cited by an included note, once, in order of first citation."""
     found: dict[str, Reference] = {}
     for section in sections:
@@ -307,7 +308,7 @@ def _references(kg: KnowledgeGraph, sections: list[Section]) -> list[Reference]:
             if entry.source is None:
                 continue
             if entry.source not in found:
-                note = _source_note(kg, entry.note)
+                note = entry.source_note
                 source_note = note if note is not None and note.type == "source" else None
                 found[entry.source] = Reference(
                     key=entry.source, title=entry.source_title or entry.source,

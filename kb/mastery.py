@@ -57,7 +57,7 @@ def find_concept(kg: KnowledgeGraph, name: str) -> Concept:
         key = kg.key_of(found.note)
         if key in kg.concepts:
             return kg.concepts[key]
-        about = [k for k, c in kg.concepts.items() if found.note in c.notes]
+        about = [k for k, c in kg.concepts.items() if any(n is found.note for n in c.notes)]
         if len(about) == 1:
             return kg.concepts[about[0]]
     titled = [c for c in kg.concepts.values() if normalize(c.title) == wanted]
