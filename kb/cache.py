@@ -81,7 +81,8 @@ def note_to_record(note: Note) -> str:
         "locator": note.locator, "practice": note.practice,
         "date": encode_value(note.date), "aliases": note.aliases, "tags": note.tags,
         "order": note.order, "kind": note.kind, "authors": note.authors, "year": note.year,
-        "url": note.url, "status": note.status, "extra": encode_value(note.extra),
+        "url": note.url, "status": note.status,
+        "citekey": note.citekey, "doi": note.doi, "venue": note.venue, "extra": encode_value(note.extra),
         "links": [[k.target, k.line, k.kind, k.label, k.fragment, k.literal, k.occurrence]
                   for k in note.links],
         "body_line": note.body_line, "field_lines": note.field_lines,
@@ -101,7 +102,7 @@ def record_to_note(path: str, rel: str, record: str, body: str) -> Note:
         locator=data["locator"], practice=data["practice"], date=decode_value(data["date"]),
         aliases=data["aliases"], tags=data["tags"], order=data["order"], kind=data["kind"],
         authors=data["authors"], year=data["year"], url=data["url"], status=data["status"],
-        extra=decode_value(data["extra"]),
+        citekey=data["citekey"], doi=data["doi"], venue=data["venue"], extra=decode_value(data["extra"]),
         links=[Link(t, line, kind, label, frag, literal, occ)
                for t, line, kind, label, frag, literal, occ in data["links"]],
         body=body, body_line=data["body_line"], field_lines=data["field_lines"],

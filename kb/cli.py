@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -159,6 +160,288 @@ def main() -> None:
 
         kb gaps            # what you have read but never practiced
     """
+
+
+@main.command()
+@click.argument("directory", metavar="[DIR]", required=False, default=".",
+                type=click.Path(file_okay=False))
+def init(directory: str) -> None:
+    """Start a vault in DIR (default: here): kb.toml, notes/, articles/, templates/.
+
+    kb.toml lists every setting with its default, commented. templates/ gets
+    copies of the built-in templates to edit. A .gitignore keeps kb's cache
+    (.kb/) out of git. Nothing that exists is overwritten: kb says what it
+    created and what it left alone.
+
+    Example:
+
+        kb init ~/vault && cd ~/vault && kb new concept "Eigenvalues"
+    """
+    from kb.scaffold import init_vault
+
+    root = Path(directory).expanduser()
+    try:
+        report = init_vault(root)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the vault in {root}: {exc}") from None
+    for name in report.created:
+        click.echo(f"created      {name}")
+    for name, why in report.kept:
+        click.echo(f"left alone   {name} ({why})")
+    if not report.created:
+        click.echo(f"{root} was already a vault: nothing to do.")
+
+
+NOTE_TYPES = ("concept", "reading", "practice", "source")
+
+
+def _shown_path(path: Path) -> str:
+    """A path the user can paste: relative to the current folder when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _open_editor(path: Path) -> None:
+    import shlex
+    import subprocess
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        click.echo("kb: warning: --edit: set $VISUAL or $EDITOR to choose an editor", err=True)
+        return
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except OSError as exc:
+        click.echo(f"kb: warning: --edit: could not run {editor!r}: {exc}", err=True)
+
+
+@main.command()
+@vault_options
+@click.argument("note_type", metavar="TYPE", type=click.Choice(NOTE_TYPES))
+@click.argument("title")
+@click.option("--concept", "concepts", metavar="C", multiple=True,
+              help="What the note is about (repeat for several).")
+@click.option("--source", metavar="S", help="The source note it comes from.")
+@click.option("--locator", metavar="L", help="Where in the source: 'ch. 3', 'pp. 45-52', '§2.1'.")
+@click.option("--practice", type=click.Choice(["exercise", "code", "project"]),
+              help="Practice notes: solved by hand, implemented, or applied (default exercise).")
+@click.option("--prerequisite", "prerequisites", metavar="C", multiple=True,
+              help="A concept that must come first (repeat for several).")
+@click.option("--tag", "tags", metavar="T", multiple=True, help="A tag (repeat for several).")
+@click.option("--edit", is_flag=True, help="Open the new note in $VISUAL or $EDITOR.")
+@click.pass_context
+def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...], source: str | None,
+        locator: str | None, practice: str | None, prerequisites: tuple[str, ...],
+        tags: tuple[str, ...], edit: bool) -> None:
+    """Write a new TYPE note titled TITLE and print its path.
+
+    TYPE is concept, reading, practice or source. The note comes from the
+    template note-TYPE.md.j2 (the vault's templates/ first, then the built-in
+    one), dated today. Its file name is a slug of TITLE in any script; an
+    existing note is never overwritten (-2, -3 … are added instead). Names the
+    vault does not know are kept, with a warning suggesting the closest ones.
+    Folders per type come from [folders] in kb.toml.
+
+    Example:
+
+        kb new reading "Eigenvalues in PRML" --concept eigenvalues --source bishop-prml --locator "app. C"
+    """
+    import datetime as dt
+
+    from kb.capture import NoteRequest, check_request, note_context, note_stem, template_name
+    from kb.parse import parse_note
+    from kb.render import environment, render
+    from kb.resolve import normalize
+    from kb.write import create_new_file, safe_output_path
+
+    if not title.strip():
+        raise click.UsageError("TITLE is empty")
+    if practice and note_type != "practice":
+        raise click.UsageError("--practice is only for practice notes")
+    kg = _load(ctx, quiet=True)
+    vault = kg.vault
+    request, warnings = check_request(kg, NoteRequest(
+        type=note_type, title=title.strip(), concepts=concepts, source=source, locator=locator,
+        practice=practice, prerequisites=prerequisites, tags=tags))
+    stem = note_stem(request.title)
+    with _user_errors():
+        subfolder = vault.config.folders.get(note_type, "").strip().strip("/")
+        folder = safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") \
+            else vault.notes_dir
+        text = render(environment(vault.templates_dir), template_name(note_type),
+                      note_context(request, today=dt.date.today(), stem=stem))
+        taken = {normalize(n.id) for n in vault.notes}
+        path = create_new_file(folder, stem, ".md", text, taken)
+    for warning in warnings:
+        click.echo(f"kb: warning: {warning}", err=True)
+    if path.stem != stem:
+        existing = [n.path for n in vault.notes if normalize(n.id) == normalize(stem)]
+        where = f" ({', '.join(existing)})" if existing else ""
+        click.echo(f"kb: note: a note named '{stem}' exists{where}; this one is '{path.stem}'",
+                   err=True)
+    shown = vault.relpath(path)
+    rel = path.relative_to(vault.notes_dir.resolve()).with_suffix("").as_posix()
+    for diag in parse_note(shown, rel, text.encode("utf-8")).diagnostics:
+        click.echo(f"kb: warning: the template {template_name(note_type)} made a note with a "
+                   f"problem: {diag.format()}", err=True)
+    click.echo(_shown_path(path))
+    if edit:
+        _open_editor(path)
+
+
+@main.group(invoke_without_command=True)
+@vault_options
+@json_option
+@click.option("--status", type=click.Choice(["to-read", "reading", "finished", "dropped"]),
+              help="Only sources with this status.")
+@click.pass_context
+def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
+    """Every source: status, notes taken from it, concepts it covers, last note.
+
+    A source marked `reading` with no new note for `stalled_days` (kb.toml,
+    default 30) is flagged as stalled. Stalled sources come first, then by
+    status (reading, to-read, finished, dropped) and title. A note's day is its
+    `date`, else the day its file last changed.
+
+    Example:
+
+        kb sources --status reading
+        kb sources import library.bib
+    """
+    import datetime as dt
+
+    from kb.sources import source_statuses
+
+    if ctx.invoked_subcommand is not None:
+        return
+    kg = _load(ctx, quiet=as_json)
+    config = kg.vault.config
+    today = dt.date.today()
+    found = source_statuses(kg, today=today, stalled_days=config.stalled_days,
+                            modified=kg.vault.modified)
+    if status:
+        found = [s for s in found if s.status == status]
+    _report(kg.diagnostics, everything=False)
+    if as_json:
+        _emit_json({"sources": [{
+            "id": s.key, "title": s.note.title, "path": s.note.path, "kind": s.note.kind,
+            "status": s.status, "citekey": s.note.citekey, "authors": s.note.authors,
+            "year": s.note.year, "notes": len(s.notes), "concepts": s.concepts,
+            "last_note": s.last_note.isoformat() if s.last_note else None, "stalled": s.stalled,
+        } for s in found]})
+    elif found:
+        rows = []
+        for s in found:
+            label = s.status or "-"
+            if s.stalled:
+                label = click.style(f"{label}, stalled", fg="yellow")
+            rows.append([label, s.note.title, str(len(s.notes)),
+                         s.last_note.isoformat() if s.last_note else "-",
+                         ", ".join(s.concepts) or "-"])
+        click.echo(_table(["STATUS", "SOURCE", "NOTES", "LAST NOTE", "CONCEPTS"], rows))
+        stalled = [s for s in found if s.stalled]
+        if stalled:
+            click.echo()
+            click.echo(f"{len(stalled)} source{'s' * (len(stalled) != 1)} marked reading with no new "
+                       f"note for over {config.stalled_days} days: finish, drop or pick "
+                       "them up again.")
+    else:
+        click.echo("No source notes" + (f" with status {status}." if status else
+                                        " yet: kb new source TITLE, or kb sources import FILE.bib."))
+    ctx.exit(_exit_status(kg.diagnostics))
+
+
+@sources.command(name="import")
+@vault_options
+@click.argument("bib_file", metavar="FILE.bib", type=click.Path(exists=True, dir_okay=False))
+@click.option("--status", type=click.Choice(["to-read", "reading", "finished", "dropped"]),
+              default="to-read", show_default=True, help="Status of the new source notes.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; write nothing.")
+@click.pass_context
+def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool) -> None:
+    """One source note per BibTeX entry (Zotero, Google Scholar, arXiv exports).
+
+    The note's id and `citekey` are the entry's key; title, authors, year,
+    venue, url, doi and kind (from the entry type) are mapped, other fields kept
+    under `bibtex:`, the abstract goes in the body. Importing again creates
+    nothing new: an entry whose key a source note already has is reported,
+    with what differs, and the note is left as it is. A malformed entry is
+    reported with its line and the others still import.
+
+    Example:
+
+        kb sources import ~/Zotero/library.bib --status reading
+    """
+    import datetime as dt
+
+    from kb.bibtex import parse_bibtex
+    from kb.capture import NoteRequest, note_context, template_name
+    from kb.render import environment, render
+    from kb.resolve import normalize
+    from kb.slug import file_stem
+    from kb.sources import plan_import
+    from kb.write import create_new_file, safe_output_path
+
+    kg = _load(ctx, quiet=True)
+    vault = kg.vault
+    bib_path = Path(bib_file)
+    data = bib_path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        click.echo(f"kb: warning: {bib_file} is not UTF-8; read it as Latin-1", err=True)
+    entries, problems = parse_bibtex(text, bib_file)
+    items = plan_import(kg, entries)
+    subfolder = vault.config.folders.get("source", "").strip().strip("/")
+    env = environment(vault.templates_dir)
+    taken = {normalize(n.id) for n in vault.notes}
+    seen: set[str] = set()
+    counts = {"created": 0, "same": 0, "differs": 0}
+    with _user_errors():
+        folder = safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") \
+            else vault.notes_dir
+        for item in items:
+            key = item.entry.key
+            if normalize(key) in seen:
+                problems.append(Diagnostic(bib_file, item.entry.line, "error", "bibtex-duplicate",
+                                           f"citation key '{key}' differs from an earlier one only "
+                                           "in case; this entry was skipped"))
+                continue
+            seen.add(normalize(key))
+            if item.existing is not None:
+                where = item.existing.path
+                if item.differences:
+                    counts["differs"] += 1
+                    click.echo(f"differs      {key} ({where}); the note was left as it is:")
+                    for difference in item.differences:
+                        click.echo(f"               {difference}")
+                else:
+                    counts["same"] += 1
+                    click.echo(f"already in   {key} ({where})")
+                continue
+            stem = file_stem(key, "source")
+            request = NoteRequest(type="source", title=item.entry.title,
+                                  source_fields={**item.entry.note_fields(), "status": status})
+            note_text = render(env, template_name("source"),
+                               note_context(request, today=dt.date.today(), stem=stem))
+            counts["created"] += 1
+            if dry_run:
+                click.echo(f"would create {vault.relpath(folder / (stem + '.md'))}")
+                continue
+            path = create_new_file(folder, stem, ".md", note_text, taken)
+            taken.add(normalize(path.stem))
+            click.echo(f"created      {vault.relpath(path)}")
+    problems.sort(key=Diagnostic.sort_key)
+    _report(problems, everything=True)
+    errors = sum(1 for d in problems if d.severity == "error")
+    verb = "would be created" if dry_run else "created"
+    click.echo(f"{len(entries)} entries: {counts['created']} {verb}, {counts['same']} already in "
+               f"the vault, {counts['differs']} differ from their note"
+               + (f"; {errors} skipped (see above)" if errors else ""))
+    ctx.exit(1 if errors else 0)
 
 
 @main.command()

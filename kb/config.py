@@ -6,9 +6,9 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.errors import Diagnostic
 
@@ -36,6 +36,10 @@ class Config(BaseModel):
     templates: str = "templates"
     author: str | None = None
     template: str = "article.md.j2"
+    citations: Literal["plain", "quarto"] = "plain"  # quarto: [@key] + references.bib
+    stalled_days: int = Field(30, ge=1)  # a `reading` source with no new note for this long
+    # where `kb new` and `kb sources import` put each type of note, relative to `notes`
+    folders: dict[Literal["concept", "reading", "practice", "source"], str] = {}
     series: list[SeriesConfig] = []
 
 

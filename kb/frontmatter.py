@@ -69,6 +69,9 @@ class FrontMatter(BaseModel):
     year: int | None = None
     url: str | None = None
     status: Literal["to-read", "reading", "finished", "dropped"] | None = None
+    citekey: str | None = None
+    doi: str | None = None
+    venue: str | None = None
 
 
 KNOWN_FIELDS: tuple[str, ...] = tuple(FrontMatter.model_fields)

@@ -15,7 +15,7 @@ SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", 
 SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
-PARSER_VERSION = 3
+PARSER_VERSION = 4
 
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
@@ -69,6 +69,9 @@ class Note:
     year: int | None = None
     url: str | None = None
     status: str | None = None
+    citekey: str | None = None  # source notes: the BibTeX / Quarto citation key
+    doi: str | None = None
+    venue: str | None = None  # journal, proceedings or publisher
     extra: dict[str, Any] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     body: str = ""

@@ -136,5 +136,8 @@ def _apply_front_matter(note: Note, front: FrontMatter, key_lines: dict[str, int
     note.year = front.year
     note.url = front.url
     note.status = front.status
+    note.citekey = front.citekey.strip() if front.citekey and front.citekey.strip() else None
+    note.doi = front.doi
+    note.venue = front.venue
     note.extra = dict(front.model_extra or {})
     note.links.extend(_property_links(note.extra, key_lines, item_lines))

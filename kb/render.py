@@ -34,6 +34,12 @@ def _yaml_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _wikilink(target: str) -> str:
+    """`x` → `[[x]]`, the form Obsidian shows as a link in its properties view."""
+    target = str(target).strip()
+    return target if target.startswith("[[") else f"[[{target}]]"
+
+
 def environment(vault_templates: Path | None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if vault_templates is not None and vault_templates.is_dir():
@@ -49,6 +55,7 @@ def environment(vault_templates: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["yaml"] = _yaml_value
+    env.filters["wikilink"] = _wikilink
     return env
 
 

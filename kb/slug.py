@@ -37,3 +37,17 @@ def unique(slug: str, taken: set[str]) -> str:
         candidate = f"{slug}-{n}"
     taken.add(candidate)
     return candidate
+
+
+def file_stem(text: str, fallback: str = "untitled") -> str:
+    """text as a file name, case and punctuation kept (for citation keys such as
+    `huLoRALowRank2021` or `doi:10.1/x`): only what no file system allows becomes `-`."""
+    text = unicodedata.normalize("NFC", text)
+    kept = "".join("-" if ch in '/\\:*?"<>|' or unicodedata.category(ch)[0] == "C" else ch
+                   for ch in text)
+    stem = re.sub(r"-{2,}", "-", kept).strip(" .-")[:_MAX_LENGTH].strip(" .-")
+    if not stem:
+        stem = fallback
+    if stem.casefold() in _WINDOWS_RESERVED:
+        stem = f"{stem}-{fallback}"
+    return stem

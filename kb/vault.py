@@ -31,6 +31,7 @@ class Vault:
     diagnostics: list[Diagnostic] = field(default_factory=list)  # config and I/O problems
     notices: list[str] = field(default_factory=list)  # about kb itself (the cache), not the vault
     parsed: int = 0  # how many notes were parsed rather than taken from the cache
+    modified: dict[str, float] = field(default_factory=dict)  # path → mtime (s), for activity
 
     def relpath(self, path: Path) -> str:
         try:
@@ -175,6 +176,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
                                             f"notes folder '{missing}' does not exist"))
         return vault
     files, vault.attachments = scan(vault)
+    vault.modified = {f.shown: f.mtime_ns / 1e9 for f in files}
 
     cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}") if use_cache else None
     cached: dict[str, CachedRow] = {}

@@ -52,13 +52,53 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def safe_output_path(articles_dir: Path, relative: str) -> Path:
-    """articles_dir / relative, refusing anything that would resolve outside articles_dir."""
-    base = articles_dir.resolve()
+def safe_output_path(folder: Path, relative: str) -> Path:
+    """folder / relative, refusing anything that would resolve outside folder."""
+    base = folder.resolve()
     target = (base / relative).resolve()
     if not target.is_relative_to(base) or target == base:
-        raise UnsafePathError(f"refusing to write {relative!r}: it is outside {articles_dir}")
+        raise UnsafePathError(f"refusing to write {relative!r}: it is outside {folder}")
     return target
+
+
+def create_new_file(folder: Path, stem: str, suffix: str, text: str,
+                    taken: set[str] | None = None) -> Path:
+    """Write text to folder/stem+suffix, or stem-2, stem-3 … — never over an existing file.
+
+    `taken` holds (normalized) names that count as used although no file of that exact name
+    is here, e.g. note ids elsewhere in the vault. The name is claimed with a hard link from a
+    fully written temporary file, so a reader never sees half a note and a file that appears
+    meanwhile (another kb, an editor, a sync tool) is never replaced."""
+    from kb.resolve import normalize
+
+    taken = taken or set()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kb-new.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        n = 1
+        while True:
+            name = stem if n == 1 else f"{stem}-{n}"
+            n += 1
+            if normalize(name) in taken:
+                continue
+            target = safe_output_path(folder, name + suffix)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system: exclusive create instead
+                try:
+                    with open(target, "x", encoding="utf-8", newline="") as handle:
+                        handle.write(text)
+                except FileExistsError:
+                    continue
+            return target
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 @dataclass

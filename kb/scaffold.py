@@ -1,0 +1,115 @@
+"""`kb init`: lay out a new vault. Creates what is missing, never touches what exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.config import CONFIG_NAME
+from kb.render import builtin_templates_dir
+
+# Every key with its default; the README's "Configuration" section says the same.
+DEFAULT_CONFIG = """\
+# kb.toml — this vault's settings. Every key is optional: the values shown are the defaults,
+# and a commented-out key shows its form. kb's README, "Configuration", explains each.
+
+# Where notes live, searched recursively. Without this key: notes/ if it exists, else the
+# vault root (a plain Obsidian vault).
+notes = "notes"
+
+# Where `kb article` and `kb build` write drafts.
+articles = "articles"
+
+# Your templates; a file here overrides the built-in template of the same name.
+templates = "templates"
+
+# Written into each article's front matter.
+# author = "Your Name"
+
+# The article template: article.md.j2 (Markdown for Quarto or Astro) or article.qmd.j2.
+template = "article.md.j2"
+
+# How articles cite sources: "plain" (a References section) or "quarto" ([@citekey] in the
+# text, a references.bib beside the article and `bibliography:` in its front matter).
+citations = "plain"
+
+# A source with `status: reading` and no new note for this many days is flagged as stalled.
+stalled_days = 30
+
+# Where `kb new` and `kb sources import` put each type of note, inside the notes folder.
+# Without an entry: the notes folder itself.
+[folders]
+# concept = "concepts"
+# reading = "readings"
+# practice = "practice"
+# source = "sources"
+
+# A series is an ordered run of articles, written by `kb build`; one [[series]] per series.
+# [[series]]
+# title = "Math Level Up for DL"
+# slug = "math-level-up"
+# parts = ["eigenvalues", "pca", "lora"]
+# description = "The linear algebra behind PCA and LoRA."
+"""
+
+GITIGNORE = """\
+# kb's own state (cache, generation records): safe to delete, never worth committing
+.kb/
+"""
+
+
+@dataclass
+class InitReport:
+    created: list[str] = field(default_factory=list)  # vault-relative, folders end in /
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left alone)
+
+
+def _create_file(path: Path, text: str) -> bool:
+    """Write a new file; False if something is already there (it is left as it is)."""
+    try:
+        with open(path, "x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except FileExistsError:
+        return False
+    return True
+
+
+def init_vault(root: Path) -> InitReport:
+    """Create kb.toml, notes/, articles/, templates/ (with the built-in templates) and a
+    .gitignore for .kb/ under root. Anything that exists is left alone and reported."""
+    report = InitReport()
+    root.mkdir(parents=True, exist_ok=True)
+
+    def file(name: str, text: str) -> None:
+        if _create_file(root / name, text):
+            report.created.append(name)
+        else:
+            report.kept.append((name, "exists"))
+
+    file(CONFIG_NAME, DEFAULT_CONFIG)
+    for folder in ("notes", "articles", "templates"):
+        path = root / folder
+        if path.is_dir():
+            report.kept.append((folder + "/", "exists"))
+        elif path.exists():
+            report.kept.append((folder + "/", "a file of that name exists"))
+        else:
+            path.mkdir()
+            report.created.append(folder + "/")
+    templates = root / "templates"
+    if templates.is_dir():
+        for builtin in sorted(builtin_templates_dir().glob("*.j2")):
+            file(f"templates/{builtin.name}", builtin.read_text(encoding="utf-8"))
+
+    gitignore = root / ".gitignore"
+    if _create_file(gitignore, GITIGNORE):
+        report.created.append(".gitignore")
+    else:
+        try:
+            lines = {ln.strip() for ln in gitignore.read_text(encoding="utf-8").splitlines()}
+        except (OSError, UnicodeDecodeError):
+            lines = set()
+        has_kb = lines & {".kb", ".kb/", "/.kb", "/.kb/"}
+        report.kept.append((".gitignore", "exists" if has_kb else
+                            "exists; add a line `.kb/` to keep kb's cache out of git"))
+    return report
