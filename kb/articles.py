@@ -7,28 +7,45 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.assemble import Article, assemble
+from kb.bibtex import format_bibliography
 from kb.config import Config, SeriesConfig
 from kb.graph import KnowledgeGraph
 from kb.mastery import find_concept
 from kb.render import article_context, environment, output_extension, render
 from kb.slug import slugify
 
+BIBLIOGRAPHY = "references.bib"
+
 
 @dataclass
 class RenderedArticle:
     relative: str  # path inside the articles folder
     text: str
-    article: Article
+    article: Article | None  # None for a generated references.bib
+
+
+def bibliography(kg: KnowledgeGraph, folder: str = "") -> RenderedArticle:
+    """references.bib for the articles in `folder`: every source note of the vault, so the
+    articles sharing a folder can share one file and it never depends on which ran last."""
+    sources = [n for n in kg.notes.values() if n.type == "source"]
+    return RenderedArticle(f"{folder}/{BIBLIOGRAPHY}" if folder else BIBLIOGRAPHY,
+                           format_bibliography(sources), None)
 
 
 def render_article(kg: KnowledgeGraph, config: Config, templates_dir: Path | None, target: str,
-                   *, template: str | None = None, today: dt.date | None = None) -> RenderedArticle:
+                   *, template: str | None = None, today: dt.date | None = None
+                   ) -> list[RenderedArticle]:
+    """The article, and with `citations = "quarto"` the references.bib beside it."""
     template_name = template or config.template
     concept = find_concept(kg, target)
-    article = assemble(kg, concept)
-    context = article_context(article, author=config.author, today=today or dt.date.today())
+    quarto = config.citations == "quarto"
+    article = assemble(kg, concept, citations=config.citations)
+    context = article_context(article, author=config.author, today=today or dt.date.today(),
+                              citations=config.citations,
+                              bibliography=BIBLIOGRAPHY if quarto else None)
     text = render(environment(templates_dir), template_name, context)
-    return RenderedArticle(f"{article.slug}{output_extension(template_name)}", text, article)
+    rendered = [RenderedArticle(f"{article.slug}{output_extension(template_name)}", text, article)]
+    return rendered + [bibliography(kg)] if quarto else rendered
 
 
 def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None,
@@ -39,21 +56,24 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
     extension = output_extension(template_name)
     env = environment(templates_dir)
     folder = slugify(series.slug, "series")
+    quarto = config.citations == "quarto"
     concepts = [find_concept(kg, part) for part in series.parts]
     covered: dict[str, tuple[str, str]] = {}
     rendered: list[RenderedArticle] = []
     previous: list[dict[str, str]] = []
     for index, concept in enumerate(concepts, 1):
         slug = f"{index:02d}-{slugify(concept.key, 'part')}"
-        article = assemble(kg, concept, covered=covered, slug=slug)
+        article = assemble(kg, concept, covered=covered, slug=slug, citations=config.citations)
         file_name = f"{slug}{extension}"
         context = article_context(article, author=config.author, today=today or dt.date.today(),
                                   series={"title": series.title, "slug": folder, "index": index,
                                           "count": len(concepts), "description": series.description,
-                                          "previous": list(previous)})
+                                          "previous": list(previous)},
+                                  citations=config.citations,
+                                  bibliography=BIBLIOGRAPHY if quarto else None)
         text = render(env, template_name, context)
         rendered.append(RenderedArticle(f"{folder}/{file_name}", text, article))
         for section in article.sections:
             covered.setdefault(section.concept.key, (file_name, section.anchor))
         previous.append({"title": article.title, "href": file_name})
-    return rendered
+    return rendered + [bibliography(kg, folder)] if quarto else rendered

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.bibtex import citekey_of
 from kb.graph import Concept, KnowledgeGraph
 from kb.markdown import make_parser
 from kb.mastery import learning_path
@@ -32,6 +33,7 @@ class Entry:
     source: str | None  # source key
     source_title: str | None
     source_note: Note | None  # the note `source:` resolves to, if any
+    citekey: str | None  # the source's citation key, when `source:` is a source note
     locator: str | None
     practice: str | None
     date: dt.date | None
@@ -58,6 +60,7 @@ class Reference:
     url: str | None
     locators: list[str]
     note: Note | None
+    citekey: str | None = None  # None when the source has no source note
 
 
 @dataclass
@@ -208,11 +211,20 @@ def _reading_key(note: Note, source: _Source | None) -> tuple[Any, ...]:
             note.date or dt.date.max, note.path)
 
 
+def citation(key: str) -> str:
+    """A Pandoc citation of `key`: `@key`, or `@{key}` when the key holds characters a bare
+    citation cannot end or contain."""
+    if re.fullmatch(r"\w(?:[\w:.#$%&+?<>~/-]*\w)?", key):
+        return f"@{key}"
+    return "@{" + key.replace("}", "") + "}"
+
+
 def assemble(kg: KnowledgeGraph, target: Concept, *,
              covered: dict[str, tuple[str, str]] | None = None,
-             slug: str | None = None) -> Article:
+             slug: str | None = None, citations: str = "plain") -> Article:
     """Build the article for `target`. `covered` maps concept keys an earlier series part
-    already covers to (href of that part, anchor), so they are linked, not repeated."""
+    already covers to (href of that part, anchor), so they are linked, not repeated.
+    With `citations="quarto"`, body links to source notes become Pandoc citations."""
     covered = covered or {}
     path = learning_path(kg, target)
     in_article = [c for c in path if c.notes and c.key not in covered]
@@ -238,6 +250,9 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                 return None  # attachments are left as written
             if found.kind == "note" and found.note is not None:
                 key = kg.key_of(found.note)
+                if citations == "quarto" and found.note.type == "source":
+                    cite = f"[{citation(citekey_of(found.note))}]"
+                    return f"{link.label} {cite}" if link.label else cite
                 concept_key = key if key in kg.concepts and found.note.type == "concept" else None
                 section = (concept_key if concept_key in anchors
                            else placed.get(id(found.note)))
@@ -267,6 +282,8 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                          source=source.key if source else None,
                          source_title=source.title if source else None,
                          source_note=source.note if source else None,
+                         citekey=(citekey_of(source.note) if source and source.note
+                                  and source.note.type == "source" else None),
                          locator=note.locator, practice=note.practice, date=note.date)
 
         sections.append(Section(
@@ -316,7 +333,7 @@ def _references(sections: list[Section]) -> list[Reference]:
                     year=source_note.year if source_note else None,
                     kind=source_note.kind if source_note else None,
                     url=source_note.url if source_note else None,
-                    locators=[], note=source_note)
+                    locators=[], note=source_note, citekey=entry.citekey)
             ref = found[entry.source]
             if entry.locator and entry.locator not in ref.locators:
                 ref.locators.append(entry.locator)

@@ -116,6 +116,7 @@ def _emit_json(data: Any) -> None:
 
 
 def _width(text: str) -> int:
+    text = click.unstyle(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -312,6 +313,7 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
     """
     import datetime as dt
 
+    from kb.bibtex import citekey_of
     from kb.sources import source_statuses
 
     if ctx.invoked_subcommand is not None:
@@ -327,7 +329,7 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
     if as_json:
         _emit_json({"sources": [{
             "id": s.key, "title": s.note.title, "path": s.note.path, "kind": s.note.kind,
-            "status": s.status, "citekey": s.note.citekey, "authors": s.note.authors,
+            "status": s.status, "citekey": citekey_of(s.note), "authors": s.note.authors,
             "year": s.note.year, "notes": len(s.notes), "concepts": s.concepts,
             "last_note": s.last_note.isoformat() if s.last_note else None, "stalled": s.stalled,
         } for s in found]})
@@ -724,10 +726,10 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
         rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
                                   template=template)
         if to_stdout:
-            click.echo(rendered.text, nl=False)
+            click.echo(rendered[0].text, nl=False)
             refused = 0
         else:
-            refused = _write_rendered(kg, [rendered], force)
+            refused = _write_rendered(kg, rendered, force)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 

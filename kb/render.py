@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from kb.assemble import Article
+from kb.assemble import Article, citation
 from kb.errors import KbError
 
 
@@ -56,6 +56,7 @@ def environment(vault_templates: Path | None) -> jinja2.Environment:
     )
     env.filters["yaml"] = _yaml_value
     env.filters["wikilink"] = _wikilink
+    env.filters["cite"] = citation
     return env
 
 
@@ -78,7 +79,8 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
 
 
 def article_context(article: Article, *, author: str | None, today: dt.date,
-                    series: dict[str, Any] | None = None) -> dict[str, Any]:
+                    series: dict[str, Any] | None = None, citations: str = "plain",
+                    bibliography: str | None = None) -> dict[str, Any]:
     """Every variable a template sees; the README documents each one."""
     count = len(article.sections)
     others = count - 1
@@ -98,6 +100,8 @@ def article_context(article: Article, *, author: str | None, today: dt.date,
         "references": article.references,
         "covered_elsewhere": article.covered_elsewhere,
         "series": series,
+        "citations": citations,
+        "bibliography": bibliography,
         "extra": article.target.definition.extra if article.target.definition else {},
     }
 

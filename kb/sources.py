@@ -36,7 +36,7 @@ def _day(note: Note, modified: Mapping[str, float]) -> dt.date | None:
 def source_statuses(kg: KnowledgeGraph, *, today: dt.date, stalled_days: int = 30,
                     modified: Mapping[str, float] | None = None) -> list[SourceStatus]:
     """Every source note with its notes, concepts and last activity. A `reading` source is
-    stalled when neither it nor any note from it is dated within `stalled_days` of `today`;
+    stalled when no note from it (nor its own `date`) falls within `stalled_days` of `today`;
     `modified` (path → mtime in seconds) stands in for notes without a `date`."""
     modified = modified or {}
     about: dict[int, list[str]] = {}
@@ -55,7 +55,11 @@ def source_statuses(kg: KnowledgeGraph, *, today: dt.date, stalled_days: int = 3
         concepts = sorted({c for n in captured for c in about.get(id(n), [])}, key=normalize)
         days = [d for d in (_day(n, modified) for n in captured) if d is not None]
         last_note = max(days) if days else None
-        activity = [d for d in (last_note, _day(note, modified)) if d is not None]
+        # The source note's own `date` (when it was added) counts; its mtime does not, since
+        # editing a source (say, its status) is not taking a note from it. Only with no other
+        # clue at all does the file's mtime stand in.
+        activity = [d for d in (last_note, note.date) if d is not None] or \
+            [d for d in (_day(note, modified),) if d is not None]
         stalled = note.status == "reading" and (
             not activity or (today - max(activity)).days > stalled_days)
         found.append(SourceStatus(key, note, note.status, captured, concepts, last_note, stalled))

@@ -56,3 +56,19 @@ def make_vault(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
         return write_vault(tmp_path / "vault", files)
 
     return make
+
+
+def copy_sample(dest: Path, **settings: str) -> Path:
+    """A copy of the sample vault (notes, articles, kb.toml) with kb.toml keys replaced."""
+    import re
+    import shutil
+
+    for name in ("notes", "articles"):
+        shutil.copytree(SAMPLE_VAULT / name, dest / name)
+    text = (SAMPLE_VAULT / "kb.toml").read_text(encoding="utf-8")
+    for key, value in settings.items():
+        text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", text)
+        assert found == 1, key
+    (dest / "kb.toml").write_text(text, encoding="utf-8")
+    (dest / "templates").mkdir()
+    return dest

@@ -18,7 +18,7 @@ from kb.parse import parse_note
 from kb.slug import slugify
 from kb.write import UnsafePathError, safe_output_path
 
-from .conftest import SAMPLE_VAULT, run_kb
+from .conftest import SAMPLE_VAULT, copy_sample, run_kb
 
 FIXED_DAY = dt.date(2026, 11, 24)
 
@@ -150,8 +150,10 @@ def test_missing_prerequisites_are_listed_never_dropped(make_vault) -> None:
     assert "**ghost** — needed by goal" in tail and "**phantom**" in tail
 
 
-def test_references_cite_each_source_once_with_locators() -> None:
-    out = run_kb("article", "eigenvalues", "--stdout", vault=SAMPLE_VAULT).stdout
+def test_references_cite_each_source_once_with_locators(tmp_path: Path) -> None:
+    vault = copy_sample(tmp_path / "plain", citations="plain")
+    out = run_kb("article", "eigenvalues", "--stdout", vault=vault).stdout
+    assert "[@" not in out and "bibliography" not in out
     refs = out.split("## References", 1)[1]
     assert refs.count("*Introduction to Linear Algebra*") == 1
     assert "Gilbert Strang (2016)" in refs and "§6.1" in refs
@@ -295,16 +297,12 @@ def test_series_parts_cover_new_concepts_and_link_back(make_vault) -> None:
 
 def test_sample_vault_drafts_are_up_to_date(tmp_path: Path) -> None:
     """The committed drafts under articles/ are what `kb build` makes today."""
-    import shutil
-
-    copy = tmp_path / "vault"
-    for name in ("notes", "articles", "kb.toml"):
-        source = SAMPLE_VAULT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / name)
-    (copy / "templates").mkdir()
+    copy = copy_sample(tmp_path / "vault")
     result = run_kb("build", "--force", vault=copy)
     assert result.exit_code == 0
-    for produced in sorted((copy / "articles").rglob("*.md")):
+    produced_files = sorted(p for p in (copy / "articles").rglob("*") if p.is_file())
+    assert {p.suffix for p in produced_files} == {".md", ".bib"}
+    for produced in produced_files:
         committed = SAMPLE_VAULT / produced.relative_to(copy)
         assert committed.read_text(encoding="utf-8") == produced.read_text(encoding="utf-8")
 
