@@ -79,7 +79,7 @@ def note_to_record(note: Note) -> str:
         "prerequisites": [[r.target, r.line] for r in note.prerequisites],
         "source": [note.source.target, note.source.line] if note.source else None,
         "locator": note.locator, "practice": note.practice,
-        "date": encode_value(note.date), "aliases": note.aliases, "tags": note.tags,
+        "date": note.date.isoformat() if note.date else None, "aliases": note.aliases, "tags": note.tags,
         "order": note.order, "kind": note.kind, "authors": note.authors, "year": note.year,
         "url": note.url, "status": note.status,
         "citekey": note.citekey, "doi": note.doi, "venue": note.venue, "extra": encode_value(note.extra),
@@ -94,12 +94,17 @@ def note_to_record(note: Note) -> str:
 
 def record_to_note(path: str, rel: str, record: str, body: str) -> Note:
     data = json.loads(record)
+    extra = data["extra"]
+    if extra and '"$' in record:  # only tagged values (dates, sets…) need decoding
+        extra = decode_value(extra)
+    date = data["date"]
     return Note(
         path=path, rel=rel, id=data["id"], type=data["type"], title=data["title"],
         concepts=[Ref(t, line) for t, line in data["concepts"]],
         prerequisites=[Ref(t, line) for t, line in data["prerequisites"]],
         source=Ref(*data["source"]) if data["source"] else None,
-        locator=data["locator"], practice=data["practice"], date=decode_value(data["date"]),
+        locator=data["locator"], practice=data["practice"],
+        date=dt.date.fromisoformat(date) if date else None,
         aliases=data["aliases"], tags=data["tags"], order=data["order"], kind=data["kind"],
         authors=data["authors"], year=data["year"], url=data["url"], status=data["status"],
         citekey=data["citekey"], doi=data["doi"], venue=data["venue"], extra=decode_value(data["extra"]),

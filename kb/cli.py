@@ -88,6 +88,9 @@ def _load(ctx: click.Context, *, quiet: bool = False) -> Any:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+    import gc
+
+    gc.freeze()  # the vault lives until exit: later collections need not walk it
     for notice in kg.vault.notices:
         click.echo(f"kb: warning: {notice}", err=True)
     return kg

@@ -110,13 +110,24 @@ class _Builder:
         self.note_keys = {id(n): k for k, n in self.notes.items()}
         self.resolver = Resolver(list(self.notes.values()), attachments)
         self.graph = nx.DiGraph()
+        # Edges are collected here (first one wins) and added in one batch: much cheaper than
+        # one add_edge call per link on a large vault.
+        self.edges: dict[tuple[str, str], tuple[str, int | None]] = {}  # → (kind, line)
         self.concepts: dict[str, Concept] = {}
         self.concept_by_name: dict[str, str] = {}  # normalized name → concept key
         self.sites: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        # Resolution depends on the target and the linking note's folder only (bar `[[#x]]`,
+        # which is the note itself): notes of one folder link to the same names over and over.
+        self.resolved: dict[tuple[str, str], Resolution] = {}
 
     # -- resolution with diagnostics -------------------------------------------------
     def resolve(self, note: Note, target: str, line: int, what: str) -> Resolution:
-        found = self.resolver.resolve(target, note)
+        memo_key = (target, note.folder)
+        found = self.resolved.get(memo_key)  # type: ignore[assignment]
+        if found is None:
+            found = self.resolver.resolve(target, note)
+            if found.kind != "self":
+                self.resolved[memo_key] = found
         if found.kind == "ambiguous":
             names = ", ".join(c.path for c in found.candidates)
             self.diagnostics.append(Diagnostic(
@@ -167,6 +178,9 @@ class _Builder:
                 self.graph.add_node(f"source:{key}", kind="source", title=note.title)
         for key, note in self.notes.items():
             self.add_note_edges(key, note)
+        self.graph.add_edges_from(
+            (u, v, {"kind": kind} if line is None else {"kind": kind, "line": line})
+            for (u, v), (kind, line) in self.edges.items())
         for concept in self.concepts.values():
             concept.notes.sort(key=lambda n: n.path)
             defining = self.notes.get(concept.key)
@@ -177,14 +191,15 @@ class _Builder:
             concept.level = _level(concept.notes)
             self.graph.add_node(concept.node, kind="concept", title=concept.title,
                                 level=concept.level)
-        for (before, after), sites in self.sites.items():
-            path, line = sites[0]
-            self.graph.add_edge(f"concept:{before}", f"concept:{after}", kind="prerequisite",
-                                path=path, line=line)
+        self.graph.add_edges_from(
+            (f"concept:{before}", f"concept:{after}",
+             {"kind": "prerequisite", "path": sites[0][0], "line": sites[0][1]})
+            for (before, after), sites in self.sites.items())
         kg = KnowledgeGraph(self.graph, self.concepts, self.notes, self.note_keys, self.resolver,
                             self.diagnostics, self.sites)
-        self.diagnostics.extend(cycle_diagnostics(kg))
-        _count_unblocks(kg)
+        components = list(nx.strongly_connected_components(kg.prerequisite_graph()))
+        self.diagnostics.extend(cycle_diagnostics(kg, components))
+        _count_unblocks(kg, components)
         return kg
 
     def add_note_edges(self, key: str, note: Note) -> None:
@@ -199,7 +214,7 @@ class _Builder:
                     about.append(concept)
             for concept in about:
                 self.concepts[concept].notes.append(note)
-                self.graph.add_edge(node, f"concept:{concept}", kind="about")
+                self.edges.setdefault((node, f"concept:{concept}"), ("about", None))
             for ref in note.prerequisites:
                 before = self.concept_key(note, ref, "prerequisite")
                 for concept in about:
@@ -210,7 +225,7 @@ class _Builder:
                         continue
                     self.sites.setdefault((before, concept), []).append((note.path, ref.line))
         else:
-            self.graph.add_edge(node, f"source:{key}", kind="from")
+            self.edges.setdefault((node, f"source:{key}"), ("from", None))
         if note.source is not None:
             self.add_source_edge(node, note, note.source)
         for link in note.links:
@@ -234,7 +249,7 @@ class _Builder:
                 f"source '{ref.target}' has no source note"))
             if f"source:{key}" not in self.graph:
                 self.graph.add_node(f"source:{key}", kind="source", title=key)
-        self.graph.add_edge(node, f"source:{key}", kind="from")
+        self.edges.setdefault((node, f"source:{key}"), ("from", None))
 
     def add_link_edge(self, node: str, note: Note, link: Link) -> None:
         what = "embed" if link.kind == "embed" else "link"
@@ -249,8 +264,7 @@ class _Builder:
         target_key = self.note_keys[id(found.note)]
         target = (f"concept:{self.key_concept_note(found.note)}" if found.note.type == "concept"
                   else f"note:{target_key}")
-        if not self.graph.has_edge(node, target):
-            self.graph.add_edge(node, target, kind="link", line=link.line)
+        self.edges.setdefault((node, target), ("link", link.line))
 
 
 def _level(notes: list[Note]) -> str:
@@ -267,13 +281,13 @@ def _level(notes: list[Note]) -> str:
     return best
 
 
-def cycle_diagnostics(kg: KnowledgeGraph) -> list[Diagnostic]:
+def cycle_diagnostics(kg: KnowledgeGraph, components: list[set[str]] | None = None) -> list[Diagnostic]:
     """One error per prerequisite cycle, naming every edge and where it was written."""
     prereqs = kg.prerequisite_graph()
+    if components is None:
+        components = list(nx.strongly_connected_components(prereqs))
     found = []
-    for component in sorted(nx.strongly_connected_components(prereqs), key=lambda c: sorted(c)):
-        if len(component) < 2:
-            continue
+    for component in sorted((c for c in components if len(c) > 1), key=lambda c: sorted(c)):
         start = min(component, key=normalize)
         cycle = nx.find_cycle(prereqs.subgraph(component), source=start)
         steps = []
@@ -287,10 +301,10 @@ def cycle_diagnostics(kg: KnowledgeGraph) -> list[Diagnostic]:
     return found
 
 
-def _count_unblocks(kg: KnowledgeGraph) -> None:
+def _count_unblocks(kg: KnowledgeGraph, components: list[set[str]]) -> None:
     """unblocks = how many concepts transitively depend on each one (bitsets over a DAG of SCCs)."""
     prereqs = kg.prerequisite_graph()
-    dag = nx.condensation(prereqs)
+    dag = nx.condensation(prereqs, scc=components)
     members = {scc: dag.nodes[scc]["members"] for scc in dag}
     index = {key: i for i, key in enumerate(prereqs)}
     member_bits = {scc: sum(1 << index[k] for k in keys) for scc, keys in members.items()}

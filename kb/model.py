@@ -15,7 +15,7 @@ SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", 
 SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
-PARSER_VERSION = 4
+PARSER_VERSION = 5
 
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
