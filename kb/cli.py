@@ -207,6 +207,14 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+def _type_folder(vault: Any, note_type: str) -> Path:
+    """Where new notes of this type go: `[folders]` in kb.toml, inside the notes folder."""
+    from kb.write import safe_output_path
+
+    subfolder = vault.config.folders.get(note_type, "").strip().strip("/")
+    return safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") else vault.notes_dir
+
+
 def _open_editor(path: Path) -> None:
     import shlex
     import subprocess
@@ -258,7 +266,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
     from kb.parse import parse_note
     from kb.render import environment, render
     from kb.resolve import normalize
-    from kb.write import create_new_file, safe_output_path
+    from kb.write import create_new_file
 
     if not title.strip():
         raise click.UsageError("TITLE is empty")
@@ -271,9 +279,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
         practice=practice, prerequisites=prerequisites, tags=tags))
     stem = note_stem(request.title)
     with _user_errors():
-        subfolder = vault.config.folders.get(note_type, "").strip().strip("/")
-        folder = safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") \
-            else vault.notes_dir
+        folder = _type_folder(vault, note_type)
         text = render(environment(vault.templates_dir), template_name(note_type),
                       note_context(request, today=dt.date.today(), stem=stem))
         taken = {normalize(n.id) for n in vault.notes}
@@ -387,7 +393,7 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
     from kb.resolve import normalize
     from kb.slug import file_stem
     from kb.sources import plan_import
-    from kb.write import create_new_file, safe_output_path
+    from kb.write import create_new_file
 
     kg = _load(ctx, quiet=True)
     vault = kg.vault
@@ -400,14 +406,12 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
         click.echo(f"kb: warning: {bib_file} is not UTF-8; read it as Latin-1", err=True)
     entries, problems = parse_bibtex(text, bib_file)
     items = plan_import(kg, entries)
-    subfolder = vault.config.folders.get("source", "").strip().strip("/")
     env = environment(vault.templates_dir)
     taken = {normalize(n.id) for n in vault.notes}
     seen: set[str] = set()
     counts = {"created": 0, "same": 0, "differs": 0}
     with _user_errors():
-        folder = safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") \
-            else vault.notes_dir
+        folder = _type_folder(vault, "source")
         for item in items:
             key = item.entry.key
             if normalize(key) in seen:
