@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 
-PEERS = Path(os.environ.get("KB_BENCH_PEERS", HERE / ".peers"))
+# An empty KB_BENCH_PEERS means the default too: Path("") would put a virtualenv in the cwd.
+PEERS = Path(os.environ.get("KB_BENCH_PEERS") or HERE / ".peers")
 OBSIDIANTOOLS = ("import sys, pathlib, obsidiantools.api as otools; "
                  "v = otools.Vault(pathlib.Path(sys.argv[1])).connect().gather(); "
                  "print(len(v.md_file_index))")
