@@ -33,7 +33,7 @@ _VENUE_FIELDS = ("journal", "journaltitle", "booktitle", "publisher", "howpublis
                  "institution", "organization")
 _MAPPED = {"title", "author", "year", "url", "doi", "abstract"}
 _VERBATIM = {"url", "doi", "file", "eprint", "urldate", "isbn", "issn", "archiveprefix",
-             "primaryclass", "pmid", "arxivid", "note-url"}  # never LaTeX: `%` or `_` are literal
+             "primaryclass", "pmid", "arxivid"}  # never LaTeX: `%` or `_` are literal here
 
 
 @dataclass

@@ -83,8 +83,9 @@ def _source_name(kg: KnowledgeGraph, name: str, warnings: list[str]) -> str:
         warnings.append(f"'{name}' is a {found.note.type} note ({found.note.path}), not a source; "
                         "the note names it anyway")
         return kg.key_of(found.note)
-    names = {normalize(kg.key_of(n)): kg.key_of(n) for n in source_notes(kg)}
-    names.update({normalize(n.title): kg.key_of(n) for n in source_notes(kg)})
+    sources = source_notes(kg)
+    names = {normalize(kg.key_of(n)): kg.key_of(n) for n in sources}
+    names.update({normalize(n.title): kg.key_of(n) for n in sources})
     warnings.append(f"source '{name}' is not in the vault yet{_hint(_close(name, names))}; "
                     "the note names it anyway (create it with `kb new source` or "
                     "`kb sources import`)")

@@ -123,7 +123,7 @@ class _Builder:
     # -- resolution with diagnostics -------------------------------------------------
     def resolve(self, note: Note, target: str, line: int, what: str) -> Resolution:
         memo_key = (target, note.folder)
-        found = self.resolved.get(memo_key)  # type: ignore[assignment]
+        found = self.resolved.get(memo_key)
         if found is None:
             found = self.resolver.resolve(target, note)
             if found.kind != "self":

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from kb.errors import KbError
+from kb.resolve import normalize
 
 RECORD_FILE = Path(".kb") / "generated.json"
 
@@ -69,8 +70,6 @@ def create_new_file(folder: Path, stem: str, suffix: str, text: str,
     is here, e.g. note ids elsewhere in the vault. The name is claimed with a hard link from a
     fully written temporary file, so a reader never sees half a note and a file that appears
     meanwhile (another kb, an editor, a sync tool) is never replaced."""
-    from kb.resolve import normalize
-
     taken = taken or set()
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kb-new.", suffix=".tmp")
