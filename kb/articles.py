@@ -13,6 +13,7 @@ from kb.graph import KnowledgeGraph
 from kb.mastery import find_concept
 from kb.render import article_context, environment, output_extension, render
 from kb.slug import slugify
+from kb.sources import source_notes
 
 BIBLIOGRAPHY = "references.bib"
 
@@ -27,9 +28,8 @@ class RenderedArticle:
 def bibliography(kg: KnowledgeGraph, folder: str = "") -> RenderedArticle:
     """references.bib for the articles in `folder`: every source note of the vault, so the
     articles sharing a folder can share one file and it never depends on which ran last."""
-    sources = [n for n in kg.notes.values() if n.type == "source"]
     return RenderedArticle(f"{folder}/{BIBLIOGRAPHY}" if folder else BIBLIOGRAPHY,
-                           format_bibliography(sources), None)
+                           format_bibliography(source_notes(kg)), None)
 
 
 def render_article(kg: KnowledgeGraph, config: Config, templates_dir: Path | None, target: str,

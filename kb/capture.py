@@ -4,16 +4,16 @@ happen in kb.render and kb.write."""
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kb.errors import UnknownConceptError
 from kb.graph import KnowledgeGraph
-from kb.mastery import find_concept
+from kb.mastery import closest, find_concept
 from kb.model import Note
 from kb.resolve import normalize
 from kb.slug import slugify
+from kb.sources import source_notes
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,6 @@ def template_name(note_type: str) -> str:
     return f"note-{note_type}.md.j2"
 
 
-def _close(name: str, names: dict[str, str]) -> list[str]:
-    close = difflib.get_close_matches(normalize(name), list(names), n=3, cutoff=0.6)
-    return sorted({names[c] for c in close})
-
-
 def _hint(suggestions: list[str]) -> str:
     return f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""
 
@@ -56,10 +51,6 @@ def _concept_name(kg: KnowledgeGraph, name: str, warnings: list[str]) -> str:
         warnings.append(f"concept '{name}' is not in the vault yet{_hint(exc.suggestions)}; "
                         "the note names it anyway")
         return name.strip()
-
-
-def source_notes(kg: KnowledgeGraph) -> list[Note]:
-    return [n for n in kg.notes.values() if n.type == "source"]
 
 
 def find_source(kg: KnowledgeGraph, name: str) -> Note | None:
@@ -86,7 +77,7 @@ def _source_name(kg: KnowledgeGraph, name: str, warnings: list[str]) -> str:
     sources = source_notes(kg)
     names = {normalize(kg.key_of(n)): kg.key_of(n) for n in sources}
     names.update({normalize(n.title): kg.key_of(n) for n in sources})
-    warnings.append(f"source '{name}' is not in the vault yet{_hint(_close(name, names))}; "
+    warnings.append(f"source '{name}' is not in the vault yet{_hint(closest(name, names))}; "
                     "the note names it anyway (create it with `kb new source` or "
                     "`kb sources import`)")
     return name.strip()

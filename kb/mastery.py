@@ -65,8 +65,14 @@ def find_concept(kg: KnowledgeGraph, name: str) -> Concept:
         return titled[0]
     names = {normalize(c.key): c.key for c in kg.concepts.values()}
     names.update({normalize(c.title): c.key for c in kg.concepts.values()})
-    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
-    raise UnknownConceptError(name, sorted({names[c] for c in close}))
+    raise UnknownConceptError(name, closest(name, names))
+
+
+def closest(name: str, names: dict[str, str]) -> list[str]:
+    """Up to three suggestions for a mistyped name; `names` maps normalized names (ids,
+    titles) to what to suggest."""
+    close = difflib.get_close_matches(normalize(name.removesuffix(".md")), list(names), n=3, cutoff=0.6)
+    return sorted({names[c] for c in close})
 
 
 def learning_path(kg: KnowledgeGraph, target: Concept) -> list[Concept]:

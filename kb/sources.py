@@ -14,6 +14,10 @@ from kb.resolve import normalize
 STATUS_ORDER = ("reading", "to-read", "finished", "dropped")
 
 
+def source_notes(kg: KnowledgeGraph) -> list[Note]:
+    return [n for n in kg.notes.values() if n.type == "source"]
+
+
 @dataclass
 class SourceStatus:
     key: str
@@ -84,7 +88,7 @@ class ImportItem:
 def plan_import(kg: KnowledgeGraph, entries: list[BibSource]) -> list[ImportItem]:
     """Match each entry to a source note by citation key (its `citekey`, else its id)."""
     by_key: dict[str, Note] = {}
-    sources = [n for n in kg.notes.values() if n.type == "source"]
+    sources = source_notes(kg)
     for note in sources:  # a declared citekey wins over another note's id
         by_key.setdefault(normalize(citekey_of(note)), note)
     for note in sources:
