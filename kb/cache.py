@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kb.errors import Diagnostic
 from kb.model import Link, Note, Ref
@@ -25,6 +26,8 @@ CACHE_FILE = Path(".kb") / "cache.sqlite"
 # A file modified this close to the last cache write may have changed again within the same
 # mtime tick: check its hash instead of trusting size and mtime (git's "racily clean" rule).
 RACY_SECONDS = 2.0
+# Bump whenever the record layout changes, so older caches are rebuilt rather than misread.
+RECORD_FORMAT = 2
 
 
 # -- JSON codec for front-matter values (YAML gives dates, sets, bytes, non-string keys) ----
@@ -72,52 +75,90 @@ def decode_value(value: Any) -> Any:
     return {k: decode_value(v) for k, v in value.items()}
 
 
+# Fields stored as they are, and only when they differ from the default: a typical record
+# then holds a handful of keys, which is what makes a warm run's decoding cheap.
+_PLAIN_FIELDS = ("type", "title", "locator", "practice", "aliases", "tags", "order", "kind",
+                 "authors", "year", "url", "status", "citekey", "doi", "venue", "field_lines")
+_LINK_DEFAULTS = (None, None, "", 0)  # label, fragment, literal, occurrence
+
+
 def note_to_record(note: Note) -> str:
-    record = {
-        "id": note.id, "type": note.type, "title": note.title,
-        "concepts": [[r.target, r.line] for r in note.concepts],
-        "prerequisites": [[r.target, r.line] for r in note.prerequisites],
-        "source": [note.source.target, note.source.line] if note.source else None,
-        "locator": note.locator, "practice": note.practice,
-        "date": note.date.isoformat() if note.date else None, "aliases": note.aliases, "tags": note.tags,
-        "order": note.order, "kind": note.kind, "authors": note.authors, "year": note.year,
-        "url": note.url, "status": note.status,
-        "citekey": note.citekey, "doi": note.doi, "venue": note.venue, "extra": encode_value(note.extra),
-        "links": [[k.target, k.line, k.kind, k.label, k.fragment, k.literal, k.occurrence]
-                  for k in note.links],
-        "body_line": note.body_line, "field_lines": note.field_lines,
-        "diagnostics": [[d.path, d.line, d.severity, d.code, d.message] for d in note.diagnostics],
-        "loaded": note.loaded,
-    }
+    """A note as compact JSON, without its path and body (stored beside it) or default values."""
+    record: dict[str, Any] = {"id": note.id, "body_line": note.body_line}
+    for name in _PLAIN_FIELDS:
+        value = getattr(note, name)
+        if value != _DEFAULTS[name]:
+            record[name] = value
+    if note.concepts:
+        record["concepts"] = [[r.target, r.line] for r in note.concepts]
+    if note.prerequisites:
+        record["prerequisites"] = [[r.target, r.line] for r in note.prerequisites]
+    if note.source is not None:
+        record["source"] = [note.source.target, note.source.line]
+    if note.date is not None:
+        record["date"] = note.date.isoformat()
+    if note.extra:
+        record["extra"] = encode_value(note.extra)
+    if note.links:
+        record["links"] = [_link_row(k) for k in note.links]
+    if note.diagnostics:
+        record["diagnostics"] = [[d.path, d.line, d.severity, d.code, d.message] for d in note.diagnostics]
+    if not note.loaded:
+        record["loaded"] = False
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def record_to_note(path: str, rel: str, record: str, body: str) -> Note:
-    data = json.loads(record)
-    extra = data["extra"]
-    if extra and '"$' in record:  # only tagged values (dates, sets…) need decoding
-        extra = decode_value(extra)
-    date = data["date"]
-    return Note(
-        path=path, rel=rel, id=data["id"], type=data["type"], title=data["title"],
-        concepts=[Ref(t, line) for t, line in data["concepts"]],
-        prerequisites=[Ref(t, line) for t, line in data["prerequisites"]],
-        source=Ref(*data["source"]) if data["source"] else None,
-        locator=data["locator"], practice=data["practice"],
-        date=dt.date.fromisoformat(date) if date else None,
-        aliases=data["aliases"], tags=data["tags"], order=data["order"], kind=data["kind"],
-        authors=data["authors"], year=data["year"], url=data["url"], status=data["status"],
-        citekey=data["citekey"], doi=data["doi"], venue=data["venue"], extra=decode_value(data["extra"]),
-        links=[Link(t, line, kind, label, frag, literal, occ)
-               for t, line, kind, label, frag, literal, occ in data["links"]],
-        body=body, body_line=data["body_line"], field_lines=data["field_lines"],
-        diagnostics=[Diagnostic(p, line, sev, code, msg) for p, line, sev, code, msg in data["diagnostics"]],
-        loaded=data["loaded"],
-    )
+def _link_row(link: Link) -> list[Any]:
+    row = [link.target, link.line, link.kind, link.label, link.fragment, link.literal, link.occurrence]
+    while len(row) > 3 and row[-1] == _LINK_DEFAULTS[len(row) - 4]:
+        row.pop()  # trailing defaults: most links have no occurrence, many no label or fragment
+    return row
 
 
-@dataclass(frozen=True, slots=True)
-class CachedRow:
+def decode_records(records: list[str]) -> list[dict[str, Any] | None]:
+    """Decode many records at once (one JSON parse is much cheaper than thousands); None for
+    any that is not a JSON object, so one bad row costs only its own re-parse."""
+    try:
+        decoded = json.loads("[" + ",".join(records) + "]")
+        if len(decoded) == len(records) and all(isinstance(d, dict) for d in decoded):
+            return decoded
+    except ValueError:
+        pass
+    found: list[dict[str, Any] | None] = []
+    for record in records:
+        try:
+            data = json.loads(record)
+        except ValueError:
+            data = None
+        found.append(data if isinstance(data, dict) else None)
+    return found
+
+
+def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note:
+    """A note from its decoded record (which this consumes)."""
+    if "concepts" in data:
+        data["concepts"] = [Ref(t, line) for t, line in data["concepts"]]
+    if "prerequisites" in data:
+        data["prerequisites"] = [Ref(t, line) for t, line in data["prerequisites"]]
+    if "source" in data:
+        data["source"] = Ref(*data["source"])
+    if "date" in data:
+        data["date"] = dt.date.fromisoformat(data["date"])
+    if "extra" in data:
+        data["extra"] = decode_value(data["extra"])
+    if "links" in data:
+        data["links"] = [Link(*row) for row in data["links"]]
+    if "diagnostics" in data:
+        data["diagnostics"] = [Diagnostic(*row) for row in data["diagnostics"]]
+    return Note(path=path, rel=rel, body=body, **data)
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    for f in dataclasses.fields(Note)}
+
+
+class CachedRow(NamedTuple):  # a tuple: ten thousand of these are made on every warm run
     size: int
     mtime_ns: int
     digest: str
@@ -143,6 +184,7 @@ class NoteCache:
         self.path = root / CACHE_FILE
         self.version = version
         self.written_at = 0.0
+        self.config_memo: str | None = None  # kb.toml's text and what validating it gave, as JSON
         self._db: sqlite3.Connection | None = None
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
@@ -167,11 +209,13 @@ class NoteCache:
         if meta.get("version") != self.version:
             return {}
         self.written_at = float(meta.get("written_at", "0"))
-        return {path: CachedRow(size, mtime, digest, rel, record, body)
-                for path, size, mtime, digest, rel, record, body
-                in db.execute("SELECT path, size, mtime_ns, digest, rel, record, body FROM notes")}
+        self.config_memo = meta.get("config")
+        make = CachedRow._make
+        return {row[0]: make(row[1:]) for row in
+                db.execute("SELECT path, size, mtime_ns, digest, rel, record, body FROM notes")}
 
-    def save(self, fresh: Iterable[FreshRow], keep: set[str], *, rebuild: bool) -> None:
+    def save(self, fresh: Iterable[FreshRow], keep: set[str], *, rebuild: bool,
+             config_memo: str | None = None) -> None:
         """Store new or changed notes and drop rows for paths no longer in the vault."""
         db = self._connect(create=True)
         assert db is not None
@@ -188,6 +232,8 @@ class NoteCache:
             db.executemany("DELETE FROM notes WHERE path = ?", [(p,) for p in stored - keep])
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                            [("version", self.version), ("written_at", repr(time.time()))])
+            if config_memo is not None:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('config', ?)", (config_memo,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -44,7 +44,6 @@ class Concept:
 class KnowledgeGraph:
     """Everything the commands query: the graph, its concepts and notes, and all diagnostics."""
 
-    graph: nx.DiGraph
     concepts: dict[str, Concept]
     notes: dict[str, Note]  # by note key
     note_keys: dict[int, str]  # id(Note) → key
@@ -52,15 +51,40 @@ class KnowledgeGraph:
     diagnostics: list[Diagnostic]
     # (prerequisite, dependent) → where it was written: [(path, line)]
     prerequisite_sites: dict[tuple[str, str], list[tuple[str, int]]]
+    # note key → the keys of the sources it is taken from (a source note: itself, first)
+    cites: dict[str, list[str]] = field(default_factory=dict)
     vault: Any = None  # the Vault it was loaded from, when loaded through kb.open_vault
+    # What `graph` is made of: node → attributes, (from, to) → (edge kind, line or None)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    note_edges: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict, repr=False)
+    _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
     _prerequisites: nx.DiGraph | None = field(default=None, repr=False, compare=False)
+    _cited_by: dict[str, list[Note]] | None = field(default=None, repr=False, compare=False)
 
     def key_of(self, note: Note) -> str:
         return self.note_keys[id(note)]
 
+    @property
+    def graph(self) -> nx.DiGraph:
+        """Concepts, notes and sources with every edge between them. Built on first use: most
+        queries need only the concepts, and 50,000 edges cost a tenth of a second to insert.
+        The knowledge graph does not change after build_graph returns; treat it as read-only."""
+        if self._graph is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self.nodes.items())
+            graph.add_edges_from(
+                (u, v, {"kind": kind} if line is None else {"kind": kind, "line": line})
+                for (u, v), (kind, line) in self.note_edges.items())
+            graph.add_edges_from(
+                (f"concept:{before}", f"concept:{after}",
+                 {"kind": "prerequisite", "path": sites[0][0], "line": sites[0][1]})
+                for (before, after), sites in self.prerequisite_sites.items())
+            self._graph = graph
+        return self._graph
+
     def prerequisite_graph(self) -> nx.DiGraph:
-        """Concept keys only, an edge p → c when p must be learned before c. Built once:
-        the knowledge graph does not change after build_graph returns. Treat it as read-only."""
+        """Concept keys only, an edge p → c when p must be learned before c. Built once;
+        treat it as read-only."""
         if self._prerequisites is None:
             prereqs = nx.DiGraph()
             prereqs.add_nodes_from(self.concepts)
@@ -69,13 +93,21 @@ class KnowledgeGraph:
         return self._prerequisites
 
     def sources_of(self, concept: Concept) -> list[str]:
-        found = {
-            node.partition(":")[2]
-            for note in concept.notes
-            for node in self.graph.successors(f"note:{self.key_of(note)}")
-            if self.graph.edges[f"note:{self.key_of(note)}", node]["kind"] == "from"
-        }
+        found = {source for note in concept.notes for source in self.cites.get(self.key_of(note), ())}
         return sorted(found, key=normalize)
+
+    def cited_by(self, source_key: str) -> list[Note]:
+        """The notes taken from a source (not the source note itself), sorted by path."""
+        if self._cited_by is None:
+            index: dict[str, list[Note]] = {}
+            for key, sources in self.cites.items():
+                for source in sources:
+                    if source != key:
+                        index.setdefault(source, []).append(self.notes[key])
+            for notes in index.values():
+                notes.sort(key=lambda n: n.path)
+            self._cited_by = index
+        return list(self._cited_by.get(source_key, ()))
 
 
 def _assign_keys(notes: list[Note], diagnostics: list[Diagnostic]) -> dict[str, Note]:
@@ -109,25 +141,35 @@ class _Builder:
         self.notes = _assign_keys(loaded, self.diagnostics)
         self.note_keys = {id(n): k for k, n in self.notes.items()}
         self.resolver = Resolver(list(self.notes.values()), attachments)
-        self.graph = nx.DiGraph()
+        self.nodes: dict[str, dict[str, Any]] = {}  # node → attributes, for KnowledgeGraph.graph
         # Edges are collected here (first one wins) and added in one batch: much cheaper than
         # one add_edge call per link on a large vault.
         self.edges: dict[tuple[str, str], tuple[str, int | None]] = {}  # → (kind, line)
         self.concepts: dict[str, Concept] = {}
         self.concept_by_name: dict[str, str] = {}  # normalized name → concept key
         self.sites: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self.cites: dict[str, list[str]] = {}
         # Resolution depends on the target and the linking note's folder only (bar `[[#x]]`,
-        # which is the note itself): notes of one folder link to the same names over and over.
-        self.resolved: dict[tuple[str, str], Resolution] = {}
+        # which is the note itself), and on the target alone when it names one note by id or
+        # alias: remembered under `target` then, else under (target, folder).
+        self.resolved: dict[str | tuple[str, str], Resolution] = {}
+        # The same for links whose resolution says nothing worth a diagnostic: the note and
+        # node they point to. Most links take this path, so it is kept to a lookup or two.
+        self.link_targets: dict[str | tuple[str, str], tuple[Note | None, str | None]] = {}
+
+    @staticmethod
+    def memo_key(target: str, note: Note, found: Resolution) -> str | tuple[str, str]:
+        if found.kind == "note" and not found.candidates and "/" not in target and "\\" not in target:
+            return target
+        return (target, note.folder)
 
     # -- resolution with diagnostics -------------------------------------------------
     def resolve(self, note: Note, target: str, line: int, what: str) -> Resolution:
-        memo_key = (target, note.folder)
-        found = self.resolved.get(memo_key)
+        found = self.resolved.get(target) or self.resolved.get((target, note.folder))
         if found is None:
             found = self.resolver.resolve(target, note)
             if found.kind != "self":
-                self.resolved[memo_key] = found
+                self.resolved[self.memo_key(target, note, found)] = found
         if found.kind == "ambiguous":
             names = ", ".join(c.path for c in found.candidates)
             self.diagnostics.append(Diagnostic(
@@ -172,15 +214,12 @@ class _Builder:
     # -- build -------------------------------------------------------------------------
     def build(self) -> KnowledgeGraph:
         for key, note in self.notes.items():
-            self.graph.add_node(f"note:{key}", kind="note", title=note.title, type=note.type,
-                                path=note.path)
+            self.nodes[f"note:{key}"] = {"kind": "note", "title": note.title, "type": note.type,
+                                         "path": note.path}
             if note.type == "source":
-                self.graph.add_node(f"source:{key}", kind="source", title=note.title)
+                self.nodes[f"source:{key}"] = {"kind": "source", "title": note.title}
         for key, note in self.notes.items():
             self.add_note_edges(key, note)
-        self.graph.add_edges_from(
-            (u, v, {"kind": kind} if line is None else {"kind": kind, "line": line})
-            for (u, v), (kind, line) in self.edges.items())
         for concept in self.concepts.values():
             concept.notes.sort(key=lambda n: n.path)
             defining = self.notes.get(concept.key)
@@ -189,14 +228,11 @@ class _Builder:
             concept.title = (concept.definition.title if concept.definition
                              else defining.title if defining is not None else concept.key)
             concept.level = _level(concept.notes)
-            self.graph.add_node(concept.node, kind="concept", title=concept.title,
-                                level=concept.level)
-        self.graph.add_edges_from(
-            (f"concept:{before}", f"concept:{after}",
-             {"kind": "prerequisite", "path": sites[0][0], "line": sites[0][1]})
-            for (before, after), sites in self.sites.items())
-        kg = KnowledgeGraph(self.graph, self.concepts, self.notes, self.note_keys, self.resolver,
-                            self.diagnostics, self.sites)
+            self.nodes[concept.node] = {"kind": "concept", "title": concept.title,
+                                        "level": concept.level}
+        kg = KnowledgeGraph(self.concepts, self.notes, self.note_keys, self.resolver,
+                            self.diagnostics, self.sites, self.cites, nodes=self.nodes,
+                            note_edges=self.edges)
         components = list(nx.strongly_connected_components(kg.prerequisite_graph()))
         self.diagnostics.extend(cycle_diagnostics(kg, components))
         _count_unblocks(kg, components)
@@ -225,11 +261,23 @@ class _Builder:
                         continue
                     self.sites.setdefault((before, concept), []).append((note.path, ref.line))
         else:
-            self.edges.setdefault((node, f"source:{key}"), ("from", None))
+            self.add_from_edge(node, key, key)
         if note.source is not None:
             self.add_source_edge(node, note, note.source)
+        folder = note.folder
+        link_targets = self.link_targets
         for link in note.links:
-            self.add_link_edge(node, note, link)
+            hit = link_targets.get(link.target) or link_targets.get((link.target, folder))
+            if hit is None:
+                hit = self.link_target(note, link)
+            target_note, target_node = hit
+            if target_node is not None and target_note is not note:
+                self.edges.setdefault((node, target_node), ("link", link.line))
+
+    def add_from_edge(self, node: str, key: str, source_key: str) -> None:
+        if (node, f"source:{source_key}") not in self.edges:
+            self.edges[node, f"source:{source_key}"] = ("from", None)
+            self.cites.setdefault(key, []).append(source_key)
 
     def add_source_edge(self, node: str, note: Note, ref: Ref) -> None:
         found = self.resolve(note, ref.target, ref.line, "source")
@@ -239,7 +287,7 @@ class _Builder:
                 self.diagnostics.append(Diagnostic(
                     note.path, ref.line, "warning", "not-a-source",
                     f"source '{ref.target}' is a {found.note.type} note, not a source note"))
-                self.graph.add_node(f"source:{key}", kind="source", title=found.note.title)
+                self.nodes.setdefault(f"source:{key}", {}).update(kind="source", title=found.note.title)
         elif found.kind == "ambiguous":
             return
         else:
@@ -247,24 +295,27 @@ class _Builder:
             self.diagnostics.append(Diagnostic(
                 note.path, ref.line, "warning", "dangling-source",
                 f"source '{ref.target}' has no source note"))
-            if f"source:{key}" not in self.graph:
-                self.graph.add_node(f"source:{key}", kind="source", title=key)
-        self.edges.setdefault((node, f"source:{key}"), ("from", None))
+            self.nodes.setdefault(f"source:{key}", {"kind": "source", "title": key})
+        self.add_from_edge(node, self.note_keys[id(note)], key)
 
-    def add_link_edge(self, node: str, note: Note, link: Link) -> None:
+    def link_target(self, note: Note, link: Link) -> tuple[Note | None, str | None]:
+        """Resolve a body link, with its diagnostics: the note and graph node it points to,
+        or (None, None) for no edge. Remembered per (target, folder) when it is silent."""
         what = "embed" if link.kind == "embed" else "link"
         found = self.resolve(note, link.target, link.line, what)
+        hit: tuple[Note | None, str | None] = (None, None)
         if found.kind == "dangling":
             self.diagnostics.append(Diagnostic(
                 note.path, link.line, "warning", "dangling-link",
                 f"{what} '{link.target}' points to no note or file"))
-            return
-        if found.kind != "note" or found.note is None or found.note is note:
-            return
-        target_key = self.note_keys[id(found.note)]
-        target = (f"concept:{self.key_concept_note(found.note)}" if found.note.type == "concept"
-                  else f"note:{target_key}")
-        self.edges.setdefault((node, target), ("link", link.line))
+            return hit
+        if found.kind == "note" and found.note is not None:
+            target_key = self.note_keys[id(found.note)]
+            hit = (found.note, f"concept:{self.key_concept_note(found.note)}"
+                   if found.note.type == "concept" else f"note:{target_key}")
+        if found.kind in ("note", "attachment") and not found.candidates and not found.via_alias:
+            self.link_targets[self.memo_key(link.target, note, found)] = hit
+        return hit
 
 
 def _level(notes: list[Note]) -> str:

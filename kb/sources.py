@@ -51,11 +51,7 @@ def source_statuses(kg: KnowledgeGraph, *, today: dt.date, stalled_days: int = 3
     for key, note in kg.notes.items():
         if note.type != "source":
             continue
-        node = f"source:{key}"
-        captured = sorted(
-            (kg.notes[n.partition(":")[2]] for n in kg.graph.predecessors(node)
-             if n != f"note:{key}" and kg.graph.edges[n, node]["kind"] == "from"),
-            key=lambda n: n.path)
+        captured = kg.cited_by(key)
         concepts = sorted({c for n in captured for c in about.get(id(n), [])}, key=normalize)
         days = [d for d in (_day(n, modified) for n in captured) if d is not None]
         last_note = max(days) if days else None

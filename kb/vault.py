@@ -4,13 +4,14 @@ it pays), and reuse the cache for files that did not change."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.config import Config, load_config
+from kb.config import Config, config_from_json, config_to_json, parse_config, read_config_text
 from kb.errors import Diagnostic
 from kb.model import PARSER_VERSION, Note
 from kb.resolve import normalize
@@ -160,58 +161,97 @@ def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None
     return results
 
 
+def _config(root: Path, memo: str | None) -> tuple[Config, list[Diagnostic], str | None]:
+    """kb.toml validated, from the cache's memo when its text is unchanged (no pydantic then);
+    the third value is a new memo to store, or None when the old one still holds."""
+    text, problem = read_config_text(root)
+    if problem is not None:
+        return Config(), [problem], None
+    if memo is not None:
+        try:
+            remembered_text, result = json.loads(memo)
+            if remembered_text == text:
+                config, diagnostics = config_from_json(result)
+                return config, diagnostics, None
+        except (ValueError, KeyError, TypeError):
+            pass  # not a memo this version wrote: validate again
+    config, diagnostics = parse_config(text)
+    return config, diagnostics, json.dumps([text, config_to_json(config, diagnostics)])
+
+
 def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None) -> Vault:
     """Read and parse every note, reusing cached records of unchanged files.
     Never raises for a bad note: it becomes a diagnostic."""
     from kb import __version__
-    from kb.cache import CachedRow, FreshRow, NoteCache, record_to_note
+    from kb.cache import (
+        RACY_SECONDS,
+        RECORD_FORMAT,
+        CachedRow,
+        FreshRow,
+        NoteCache,
+        decode_records,
+        record_to_note,
+    )
 
     root = root.resolve()
-    config, diagnostics = load_config(root)
-    vault = Vault(root=root, config=config, notes_dir=notes_dir_for(root, config),
-                  diagnostics=list(diagnostics))
-    if not vault.notes_dir.is_dir():
-        missing = vault.relpath(vault.notes_dir)
-        vault.diagnostics.append(Diagnostic("kb.toml", 0, "error", "config-error",
-                                            f"notes folder '{missing}' does not exist"))
-        return vault
-    files, vault.attachments = scan(vault)
-    vault.modified = {f.shown: f.mtime_ns / 1e9 for f in files}
-
-    cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}") if use_cache else None
+    cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}/{RECORD_FORMAT}") if use_cache else None
     cached: dict[str, CachedRow] = {}
+    notices = []
     if cache is not None:
         try:
             cached = cache.load()
         except (sqlite3.Error, OSError, ValueError) as exc:
-            vault.notices.append(f"the cache in .kb/ could not be read ({exc}); "
-                                 "parsing every note and rebuilding it")
+            notices.append(f"the cache in .kb/ could not be read ({exc}); "
+                           "parsing every note and rebuilding it")
             cache.discard()
+    config, diagnostics, config_memo = _config(root, cache.config_memo if cache else None)
+    vault = Vault(root=root, config=config, notes_dir=notes_dir_for(root, config),
+                  diagnostics=list(diagnostics), notices=notices)
+    if not vault.notes_dir.is_dir():
+        missing = vault.relpath(vault.notes_dir)
+        vault.diagnostics.append(Diagnostic("kb.toml", 0, "error", "config-error",
+                                            f"notes folder '{missing}' does not exist"))
+        if cache is not None:
+            cache.close()
+        return vault
+    files, vault.attachments = scan(vault)
+    vault.modified = {f.shown: f.mtime_ns / 1e9 for f in files}
 
     by_path: dict[str, Note] = {}
     to_parse: list[NoteFile] = []
     fresh: list[FreshRow] = []
-    racy_after = (cache.written_at - 2.0) * 1e9 if cache is not None else 0
+    reuse: list[tuple[NoteFile, CachedRow, bool]] = []  # (file, its row, touched but unchanged)
+    racy_after = (cache.written_at - RACY_SECONDS) * 1e9 if cache is not None else 0
     for item in files:
         row = cached.get(item.shown)
         if row is None or row.rel != item.rel:
             to_parse.append(item)
-            continue
-        try:
-            if row.size == item.size and row.mtime_ns == item.mtime_ns and item.mtime_ns < racy_after:
-                by_path[item.shown] = record_to_note(item.shown, item.rel, row.record, row.body)
+        elif row.size == item.size and row.mtime_ns == item.mtime_ns and item.mtime_ns < racy_after:
+            reuse.append((item, row, False))
+        else:
+            try:
+                with open(item.path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                to_parse.append(item)  # parsing reports it
                 continue
-            with open(item.path, "rb") as handle:
-                data = handle.read()
             if _digest(data) == row.digest:  # touched (or too recent to trust), not changed
-                note = record_to_note(item.shown, item.rel, row.record, row.body)
-                by_path[item.shown] = note
-                if (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
-                    fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
-                continue
-        except (ValueError, KeyError, TypeError, OSError):
-            pass  # an unreadable record is simply parsed again
-        to_parse.append(item)
+                reuse.append((item, row, (row.size, row.mtime_ns) != (item.size, item.mtime_ns)))
+            else:
+                to_parse.append(item)
+
+    for (item, row, touched), record in zip(reuse, decode_records([r.record for _, r, _ in reuse]),
+                                            strict=True):
+        try:
+            if record is None:
+                raise ValueError("not JSON")
+            note = record_to_note(item.shown, item.rel, record, row.body)
+        except (ValueError, KeyError, TypeError):
+            to_parse.append(item)  # an unreadable record is simply parsed again
+            continue
+        by_path[item.shown] = note
+        if touched:
+            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
 
     if to_parse:
         results = _parse_all([(f.path, f.shown, f.rel) for f in to_parse], progress)
@@ -225,9 +265,9 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     vault.parsed = len(to_parse)
     vault.notes = [by_path[f.shown] for f in files if f.shown in by_path]
 
-    if cache is not None and (fresh or set(cached) != set(by_path)):
+    if cache is not None and (fresh or set(cached) != set(by_path) or config_memo is not None):
         try:
-            cache.save(fresh, set(by_path), rebuild=not cached)
+            cache.save(fresh, set(by_path), rebuild=not cached, config_memo=config_memo)
         except (sqlite3.Error, OSError) as exc:
             vault.notices.append(f"could not update the cache in .kb/ ({exc}); "
                                  "results are correct, the next run parses again")
