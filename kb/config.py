@@ -1,24 +1,31 @@
-"""kb.toml: a declared schema (pydantic, extra keys forbidden), and finding the vault."""
+"""kb.toml: a declared schema (validated by pydantic, extra keys forbidden), and finding the vault.
+
+The schema is plain dataclasses so that reading a validated config back from the cache needs
+no pydantic at all: importing it and building the validator is a tenth of a warm run."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from annotated_types import Ge  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic
 
 CONFIG_NAME = "kb.toml"
 
 
-class SeriesConfig(BaseModel):
+@dataclass
+class SeriesConfig:
     """One `[[series]]` table: an ordered run of articles."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = {"extra": "forbid"}
 
     title: str
     slug: str
@@ -26,10 +33,11 @@ class SeriesConfig(BaseModel):
     description: str | None = None
 
 
-class Config(BaseModel):
+@dataclass
+class Config:
     """Every key is optional; see the README for what each does."""
 
-    model_config = ConfigDict(extra="forbid")
+    __pydantic_config__ = {"extra": "forbid"}
 
     notes: str | None = None  # None: `notes/` if it exists, else the vault root
     articles: str = "articles"
@@ -37,10 +45,10 @@ class Config(BaseModel):
     author: str | None = None
     template: str = "article.md.j2"
     citations: Literal["plain", "quarto"] = "plain"  # quarto: [@key] + references.bib
-    stalled_days: int = Field(30, ge=1)  # a `reading` source with no new note for this long
+    stalled_days: Annotated[int, Ge(1)] = 30  # a `reading` source with no new note for this long
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
-    folders: dict[Literal["concept", "reading", "practice", "source"], str] = {}
-    series: list[SeriesConfig] = []
+    folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
+    series: list[SeriesConfig] = field(default_factory=list)
 
 
 def find_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
@@ -76,30 +84,40 @@ def _key_line(text: str, loc: tuple[Any, ...]) -> int:
     return start + 1 if start else 1
 
 
-def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
-    """Read kb.toml; every bad key is a diagnostic with its line, and defaults stand in."""
+def read_config_text(root: Path) -> tuple[str | None, Diagnostic | None]:
+    """kb.toml's text (None when there is none), or why it cannot be read."""
     path = root / CONFIG_NAME
     if not path.is_file():
+        return None, None
+    try:
+        return path.read_text(encoding="utf-8-sig"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error", f"cannot read: {exc}")
+
+
+def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
+    """Validate kb.toml's text; every bad key is a diagnostic with its line, and defaults stand in."""
+    if text is None:
         return Config(), []
     try:
-        text = path.read_text(encoding="utf-8-sig")
         data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        return Config(), [Diagnostic(CONFIG_NAME, 0, "error", "config-error", f"cannot read: {exc}")]
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match.group(1)) if match else 0
         return Config(), [Diagnostic(CONFIG_NAME, line, "error", "config-error",
                                      f"not valid TOML: {exc}")]
+    from pydantic import ValidationError
+
+    validator = _validator()
     diagnostics: list[Diagnostic] = []
     for _ in range(len(data) + 1):
         try:
-            return Config.model_validate(data), diagnostics
+            return validator.validate_python(data), diagnostics
         except ValidationError as exc:
             bad = set()
             for err in exc.errors():
                 loc = tuple(err["loc"])
-                message = ("unknown key" if err["type"] == "extra_forbidden"
+                message = ("unknown key" if err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
                            else str(err["msg"]).lower())
                 dotted = ".".join(str(p) for p in loc)
                 diagnostics.append(Diagnostic(CONFIG_NAME, _key_line(text, loc), "error",
@@ -108,3 +126,31 @@ def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
             for key in bad:
                 data.pop(key, None)
     return Config(), diagnostics  # pragma: no cover - every pass removes a bad key
+
+
+def _validator() -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Config)
+
+
+def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
+    """Read and validate kb.toml."""
+    text, problem = read_config_text(root)
+    if problem is not None:
+        return Config(), [problem]
+    return parse_config(text)
+
+
+def config_to_json(config: Config, diagnostics: list[Diagnostic]) -> str:
+    return json.dumps({"config": dataclasses.asdict(config),
+                       "diagnostics": [dataclasses.astuple(d) for d in diagnostics]},
+                      ensure_ascii=False)
+
+
+def config_from_json(text: str) -> tuple[Config, list[Diagnostic]]:
+    """The inverse of config_to_json; raises ValueError, KeyError or TypeError on anything else."""
+    data = json.loads(text)
+    values = dict(data["config"])
+    values["series"] = [SeriesConfig(**s) for s in values["series"]]
+    return Config(**values), [Diagnostic(*d) for d in data["diagnostics"]]
