@@ -25,7 +25,7 @@ def snapshot(root: Path, use_cache: bool) -> tuple:
     found, missing = gaps(graph)
     return (to_json(graph.graph), [d.format() for d in graph.diagnostics],
             [(g.concept.key, g.concept.level, g.concept.unblocks, g.sources) for g in found], missing,
-            [(n.path, n.body, n.extra) for n in graph.vault.notes])
+            [(n.path, n.body, n.extra) for n in graph.vault.notes], graph.vault.config)
 
 
 def test_warm_run_parses_nothing_and_equals_cold(make_vault) -> None:
@@ -57,6 +57,41 @@ def test_edit_rename_delete_and_config_change(make_vault) -> None:
     (root / "kb.toml").write_text('notes = "notes/sub"\n')
     assert snapshot(root, True) == snapshot(root, False)
     assert [n.rel for n in kb.open_vault(root).vault.notes] == ["b"]
+
+
+def test_validated_config_is_remembered_until_kb_toml_changes(make_vault, monkeypatch) -> None:
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n",
+                       "kb.toml": 'citations = "quarto"\nstalled_days = 0\nnope = 1\n'})
+    first = kb.open_vault(root).vault
+    assert first.config.citations == "quarto" and first.config.stalled_days == 30
+    problems = [d.format() for d in first.diagnostics]
+    assert problems == ["kb.toml:2: error: 'stalled_days': input should be greater than or equal "
+                        "to 1 [config-error]", "kb.toml:3: error: 'nope': unknown key [config-error]"]
+
+    def no_validation(text: str | None) -> None:
+        raise AssertionError("kb.toml was validated again although it did not change")
+
+    monkeypatch.setattr("kb.vault.parse_config", no_validation)
+    again = kb.open_vault(root).vault
+    assert (again.config, [d.format() for d in again.diagnostics]) == (first.config, problems)
+    monkeypatch.undo()
+    (root / "kb.toml").write_text('citations = "plain"\n')
+    changed = kb.open_vault(root).vault
+    assert changed.config.citations == "plain" and changed.diagnostics == []
+
+
+def test_one_unreadable_record_costs_only_its_own_parse(make_vault) -> None:
+    import sqlite3
+
+    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n", "notes/b.md": "[[a]]\n",
+                       "notes/c.md": "---\nconcept: a\n---\n"})
+    cold = snapshot(root, use_cache=False)
+    kb.open_vault(root)
+    with sqlite3.connect(root / ".kb" / "cache.sqlite") as db:
+        db.execute("UPDATE notes SET record = '{\"id\": ' WHERE path = 'notes/b.md'")
+    assert kb.open_vault(root).vault.parsed == 1
+    assert kb.open_vault(root).vault.parsed == 0
+    assert snapshot(root, use_cache=True) == cold
 
 
 def test_corrupt_cache_falls_back_with_a_warning(make_vault) -> None:
@@ -156,7 +191,8 @@ class WarmEqualsCold(RuleBasedStateMachine):
         (self.root / f"notes/{name}.md").unlink(missing_ok=True)
 
     @rule(config=st.sampled_from(["", 'notes = "notes"\n', 'notes = "notes/sub"\n',
-                                  'articles = "notes/sub"\n', "broken = \n"]))
+                                  'articles = "notes/sub"\n', "broken = \n", "stalled_days = 0\n",
+                                  'unknown = 1\ncitations = "quarto"\n']))
     def configure(self, config: str) -> None:
         (self.root / "kb.toml").write_text(config)
 
