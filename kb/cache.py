@@ -174,6 +174,7 @@ class FreshRow:
     mtime_ns: int
     digest: str
     note: Note
+    record: str | None = None  # note_to_record(note), when a worker process already made it
 
 
 class NoteCache:
@@ -227,7 +228,7 @@ class NoteCache:
             db.executemany(
                 "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(row.path, row.size, row.mtime_ns, row.digest, row.note.rel,
-                  note_to_record(row.note), row.note.body) for row in fresh])
+                  row.record or note_to_record(row.note), row.note.body) for row in fresh])
             stored = {p for (p,) in db.execute("SELECT path FROM notes")}
             db.executemany("DELETE FROM notes WHERE path = ?", [(p,) for p in stored - keep])
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",

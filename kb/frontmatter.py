@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from kb.errors import Diagnostic
 
@@ -55,17 +55,17 @@ class FrontMatter(BaseModel):
 
     type: Literal["concept", "reading", "practice", "source"] | None = None
     title: str | None = None
-    concept: StrList = []
-    prerequisites: StrList = []
+    concept: StrList = Field(default_factory=list)
+    prerequisites: StrList = Field(default_factory=list)
     source: SingleStr = None
     locator: str | None = None
     practice: Literal["exercise", "code", "project"] | None = None
     date: dt.date | None = None
-    aliases: StrList = []
-    tags: StrList = []
+    aliases: StrList = Field(default_factory=list)
+    tags: StrList = Field(default_factory=list)
     order: float | None = None
     kind: Literal["book", "paper", "course", "video", "article", "other"] | None = None
-    authors: StrList = []
+    authors: StrList = Field(default_factory=list)
     year: int | None = None
     url: str | None = None
     status: Literal["to-read", "reading", "finished", "dropped"] | None = None

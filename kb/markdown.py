@@ -150,7 +150,22 @@ def make_parser(*, full_inline: bool = False) -> MarkdownIt:
     )
     if not full_inline:
         md.core.ruler.at("inline", _inline_where_links_can_be)
+        # Emphasis, strikethrough and entities never hide or make a link, and joining text
+        # fragments only tidies tokens nobody reads here: skipping them is a third less inline work.
+        md.inline.ruler.disable(["emphasis", "strikethrough", "entity"])
+        md.inline.ruler2.disable(["balance_pairs", "strikethrough", "emphasis", "fragments_join"])
+        md.core.ruler.disable("text_join")
+        md.core.ruler.at("normalize", _normalize_if_needed)
     return md
+
+
+def _normalize_if_needed(state: StateCore) -> None:
+    """markdown-it's normalize (line endings to \\n, NUL to U+FFFD) without its two regex
+    passes over every note, when there is nothing to replace."""
+    if "\r" in state.src:
+        state.src = state.src.replace("\r\n", "\n").replace("\r", "\n")
+    if "\0" in state.src:
+        state.src = state.src.replace("\0", "\ufffd")
 
 
 def _markdown_link_target(href: str) -> tuple[str, str | None] | None:

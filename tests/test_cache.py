@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import kb
+import kb.vault
 from kb.export import to_json
 from kb.mastery import gaps
 
@@ -205,3 +206,24 @@ class WarmEqualsCold(RuleBasedStateMachine):
 TestWarmEqualsCold = WarmEqualsCold.TestCase
 TestWarmEqualsCold.settings = settings(max_examples=25, stateful_step_count=12, deadline=None,
                                        suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
+    files = {f"notes/n{i}.md": f"---\nconcept: c{i % 7}\nprerequisites: [c{(i + 1) % 7}]\n"
+                              f"when: 2026-01-0{1 + i % 9}\nseen: !!set {{a: null}}\n---\n"
+                              f"# N{i}\n\n[[n{i + 1}]] and [x](n{i + 2}.md) `[[not]]`\n"
+             for i in range(40)}
+    files["notes/bad.md"] = "---\ntitle: [oops\n---\n"
+    files["notes/binary.md"] = "\x00\x01"
+    root = make_vault(files)
+    serial = snapshot(root, use_cache=False)
+    monkeypatch.setattr("kb.vault.PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr("kb.vault.REBUILD_BATCH", 5)
+    batches = []
+    rebuild = kb.vault._notes_from_workers
+    monkeypatch.setattr("kb.vault._notes_from_workers", lambda *a: batches.append(1) or rebuild(*a))
+    assert snapshot(root, use_cache=False) == serial
+    assert len(batches) == 9  # 42 notes came back from worker processes, 5 at a time
+    assert snapshot(root, use_cache=True) == serial  # parsed in workers, records stored
+    assert kb.open_vault(root).vault.parsed == 0
+    assert snapshot(root, use_cache=True) == serial
