@@ -147,6 +147,7 @@ class _Builder:
         self.edges: dict[tuple[str, str], tuple[str, int | None]] = {}  # → (kind, line)
         self.concepts: dict[str, Concept] = {}
         self.concept_by_name: dict[str, str] = {}  # normalized name → concept key
+        self.concept_notes: dict[int, str] = {}  # id(note) → key, for notes that are concepts
         self.sites: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self.cites: dict[str, list[str]] = {}
         # Resolution depends on the target and the linking note's folder only (bar `[[#x]]`,
@@ -201,9 +202,11 @@ class _Builder:
         return self.concept_by_name[name]
 
     def key_concept_note(self, target: Note) -> str:
-        key = self.note_keys[id(target)]
-        self.add_concept(key)
-        self.concept_by_name.setdefault(normalize(key), key)
+        key = self.concept_notes.get(id(target))
+        if key is None:
+            key = self.concept_notes[id(target)] = self.note_keys[id(target)]
+            self.add_concept(key)
+            self.concept_by_name.setdefault(normalize(key), key)
         return key
 
     def add_concept(self, key: str) -> Concept:
