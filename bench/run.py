@@ -4,9 +4,10 @@
 
 Times whole processes (wall, user+sys, peak RSS of the child; median of --runs) for kb cold
 (`check --no-cache`), kb warm (`gaps` with a primed cache), kb after editing one note,
-`kb --help`, and the peers on the same vaults in the same run: foam-wiki (`foamwiki check`)
-and obsidiantools (`Vault(...).connect().gather()`). The peers are installed by this script
-into bench/.peers (a virtual environment of their own), never into kb's environment.
+`kb --help`, and the peers on the same vaults in the same run: foam-wiki (`foamwiki check`,
+as many runs as kb) and obsidiantools (`Vault(...).connect().gather()`, --peer-runs).
+The peers are installed by this script into bench/.peers (a virtual environment of their
+own), never into kb's environment.
 Prints a Markdown table with kb/peer ratios.
 """
 
@@ -75,7 +76,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peer-runs", type=int, default=1,
-                        help="runs for the peers (obsidiantools takes minutes at 10k notes)")
+                        help="runs for obsidiantools (it takes minutes at 10k notes); "
+                        "foam-wiki gets --runs like kb")
+    parser.add_argument("--peers", nargs="*", default=["foam-wiki", "obsidiantools"],
+                        choices=["foam-wiki", "obsidiantools"],
+                        help="which peers to run (default: both)")
     args = parser.parse_args()
     peer_python = ensure_peers()
     foamwiki = str(peer_python.parent / "foamwiki")
@@ -102,15 +107,17 @@ def main() -> None:
                 args.runs, [*kb, "gaps", "--vault", str(vault)], before=edit_one)
             edited.write_text(original, encoding="utf-8")
             results["kb --help"] = median_of(args.runs, [*kb, "--help"])
-            results["foam-wiki check"] = median_of(args.peer_runs, [foamwiki, "-w", str(vault), "check"])
-            results["obsidiantools connect+gather"] = median_of(
-                args.peer_runs, [str(peer_python), "-c", OBSIDIANTOOLS, str(vault / "notes")])
+            if "foam-wiki" in args.peers:
+                results["foam-wiki check"] = median_of(args.runs, [foamwiki, "-w", str(vault), "check"])
+            if "obsidiantools" in args.peers:
+                results["obsidiantools connect+gather"] = median_of(
+                    args.peer_runs, [str(peer_python), "-c", OBSIDIANTOOLS, str(vault / "notes")])
             rows.append((size, results))
 
     cold_key = "kb check, cold (--no-cache)"
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}; median of {args.runs} runs "
-          f"({args.peer_runs} for the peers)\n")
+          f"({args.peer_runs} for obsidiantools)\n")
     print("| notes | what | wall s | user+sys s | peak RSS MB | kb cold / peer (wall) |")
     print("|---:|---|---:|---:|---:|---:|")
     for size, results in rows:

@@ -26,15 +26,19 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     import gc
 
     from kb.errors import Diagnostic
-    from kb.graph import build_graph
     from kb.vault import load_vault
+
+    def import_graph() -> None:  # networkx takes a tenth of a second to import: do it meanwhile
+        import kb.graph  # noqa: F401
 
     # Loading allocates hundreds of thousands of objects that all stay alive; the cyclic
     # collector would walk them again and again for nothing (a fifth of a warm run at 10k notes).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        vault = load_vault(Path(root), use_cache=use_cache, progress=progress)
+        vault = load_vault(Path(root), use_cache=use_cache, progress=progress, meanwhile=import_graph)
+        from kb.graph import build_graph
+
         graph = build_graph(vault.notes, vault.attachments)
     finally:
         if collecting:

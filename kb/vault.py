@@ -151,7 +151,8 @@ def _parse_in_worker(item: tuple[str, str, str]) -> tuple[str | None, str, Note 
         return None, "", note, digest, None
 
 
-def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None) -> list[Parsed]:
+def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None,
+               meanwhile: Callable[[], None] | None = None) -> list[Parsed]:
     import kb.parse  # noqa: F401 - imported before forking so workers start warm
 
     total = len(items)
@@ -166,7 +167,7 @@ def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None) -> 
             pass  # no fork on this platform: parse in this process
         else:
             try:
-                return _parse_in_workers(items, workers, context, progress)
+                return _parse_in_workers(items, workers, context, progress, meanwhile)
             except (OSError, BrokenProcessPool):
                 pass  # no processes here (or one died): parse in this process
     serial: list[Parsed] = []
@@ -178,14 +179,17 @@ def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None) -> 
 
 
 def _parse_in_workers(items: list[tuple[str, str, str]], workers: int, context: Any,
-                      progress: Progress | None) -> list[Parsed]:
+                      progress: Progress | None, meanwhile: Callable[[], None] | None) -> list[Parsed]:
     from concurrent.futures import ProcessPoolExecutor
 
     total = len(items)
     results: list[Parsed] = []
     sent = []
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for index, result in enumerate(pool.map(_parse_in_worker, items, chunksize=64), 1):
+        parsing = pool.map(_parse_in_worker, items, chunksize=64)  # every chunk is queued now
+        if meanwhile is not None:
+            meanwhile()
+        for index, result in enumerate(parsing, 1):
             sent.append(result)
             if index % REBUILD_BATCH == 0:  # rebuild notes while the workers go on parsing
                 results += _notes_from_workers(items[index - len(sent):index], sent)
@@ -233,9 +237,11 @@ def _config(root: Path, memo: str | None) -> tuple[Config, list[Diagnostic], str
     return config, diagnostics, json.dumps([text, config_to_json(config, diagnostics)])
 
 
-def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None) -> Vault:
+def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None,
+               meanwhile: Callable[[], None] | None = None) -> Vault:
     """Read and parse every note, reusing cached records of unchanged files.
-    Never raises for a bad note: it becomes a diagnostic."""
+    Never raises for a bad note: it becomes a diagnostic. `meanwhile`, if given, is called
+    while worker processes parse, if they do (this process only waits for them then)."""
     from kb import __version__
     from kb.cache import (
         RACY_SECONDS,
@@ -308,7 +314,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
             fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
 
     if to_parse:
-        results = _parse_all([(f.path, f.shown, f.rel) for f in to_parse], progress)
+        results = _parse_all([(f.path, f.shown, f.rel) for f in to_parse], progress, meanwhile)
         for item, (note, digest, error, record) in zip(to_parse, results, strict=True):
             if note is None:
                 vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",
