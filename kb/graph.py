@@ -54,8 +54,9 @@ class KnowledgeGraph:
     # note key → the keys of the sources it is taken from (a source note: itself, first)
     cites: dict[str, list[str]] = field(default_factory=dict)
     vault: Any = None  # the Vault it was loaded from, when loaded through kb.open_vault
-    # What `graph` is made of: node → attributes, (from, to) → (edge kind, line or None)
-    nodes: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # What `graph` is made of besides notes and concepts: source nodes without a source note
+    # (node → attributes), and every note's edges: (from, to) → (edge kind, line or None)
+    extra_sources: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     note_edges: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict, repr=False)
     _graph: nx.DiGraph | None = field(default=None, repr=False, compare=False)
     _prerequisites: nx.DiGraph | None = field(default=None, repr=False, compare=False)
@@ -71,7 +72,14 @@ class KnowledgeGraph:
         The knowledge graph does not change after build_graph returns; treat it as read-only."""
         if self._graph is None:
             graph = nx.DiGraph()
-            graph.add_nodes_from(self.nodes.items())
+            for key, note in self.notes.items():
+                graph.add_node(f"note:{key}", kind="note", title=note.title, type=note.type,
+                               path=note.path)
+                if note.type == "source":
+                    graph.add_node(f"source:{key}", kind="source", title=note.title)
+            graph.add_nodes_from(self.extra_sources.items())
+            graph.add_nodes_from((c.node, {"kind": "concept", "title": c.title, "level": c.level})
+                                 for c in self.concepts.values())
             graph.add_edges_from(
                 (u, v, {"kind": kind} if line is None else {"kind": kind, "line": line})
                 for (u, v), (kind, line) in self.note_edges.items())
@@ -141,7 +149,8 @@ class _Builder:
         self.notes = _assign_keys(loaded, self.diagnostics)
         self.note_keys = {id(n): k for k, n in self.notes.items()}
         self.resolver = Resolver(list(self.notes.values()), attachments)
-        self.nodes: dict[str, dict[str, Any]] = {}  # node → attributes, for KnowledgeGraph.graph
+        self.extra_sources: dict[str, dict[str, Any]] = {}  # see KnowledgeGraph.extra_sources
+        self.missing_sources: dict[str, str] = {}  # normalized name → key
         # Edges are collected here (first one wins) and added in one batch: much cheaper than
         # one add_edge call per link on a large vault.
         self.edges: dict[tuple[str, str], tuple[str, int | None]] = {}  # → (kind, line)
@@ -217,11 +226,6 @@ class _Builder:
     # -- build -------------------------------------------------------------------------
     def build(self) -> KnowledgeGraph:
         for key, note in self.notes.items():
-            self.nodes[f"note:{key}"] = {"kind": "note", "title": note.title, "type": note.type,
-                                         "path": note.path}
-            if note.type == "source":
-                self.nodes[f"source:{key}"] = {"kind": "source", "title": note.title}
-        for key, note in self.notes.items():
             self.add_note_edges(key, note)
         for concept in self.concepts.values():
             concept.notes.sort(key=lambda n: n.path)
@@ -231,10 +235,8 @@ class _Builder:
             concept.title = (concept.definition.title if concept.definition
                              else defining.title if defining is not None else concept.key)
             concept.level = _level(concept.notes)
-            self.nodes[concept.node] = {"kind": "concept", "title": concept.title,
-                                        "level": concept.level}
         kg = KnowledgeGraph(self.concepts, self.notes, self.note_keys, self.resolver,
-                            self.diagnostics, self.sites, self.cites, nodes=self.nodes,
+                            self.diagnostics, self.sites, self.cites, extra_sources=self.extra_sources,
                             note_edges=self.edges)
         components = list(nx.strongly_connected_components(kg.prerequisite_graph()))
         self.diagnostics.extend(cycle_diagnostics(kg, components))
@@ -290,15 +292,17 @@ class _Builder:
                 self.diagnostics.append(Diagnostic(
                     note.path, ref.line, "warning", "not-a-source",
                     f"source '{ref.target}' is a {found.note.type} note, not a source note"))
-                self.nodes.setdefault(f"source:{key}", {}).update(kind="source", title=found.note.title)
+                self.extra_sources[f"source:{key}"] = {"kind": "source", "title": found.note.title}
         elif found.kind == "ambiguous":
             return
         else:
-            key = ref.target
+            # Missing sources are one node per name however it is capitalised: first spelling wins.
+            key = self.missing_sources.setdefault(normalize(ref.target), ref.target.strip())
             self.diagnostics.append(Diagnostic(
                 note.path, ref.line, "warning", "dangling-source",
                 f"source '{ref.target}' has no source note"))
-            self.nodes.setdefault(f"source:{key}", {"kind": "source", "title": key})
+            if key not in self.notes or self.notes[key].type != "source":
+                self.extra_sources.setdefault(f"source:{key}", {"kind": "source", "title": key})
         self.add_from_edge(node, self.note_keys[id(note)], key)
 
     def link_target(self, note: Note, link: Link) -> tuple[Note | None, str | None]:

@@ -142,3 +142,29 @@ def test_levels_readings_sources_and_unblocks(make_vault) -> None:
 def test_reading_note_without_concept_is_about_itself(make_vault) -> None:
     graph = kb.open_vault(make_vault({"notes/lonely.md": "just text\n"}))
     assert graph.concepts["lonely"].level == "read"
+
+
+def test_every_source_becomes_a_node_and_knows_its_notes(make_vault) -> None:
+    root = make_vault({
+        "notes/book.md": "---\ntype: source\ntitle: The Book\n---\n",
+        "notes/idea.md": "---\ntype: concept\ntitle: An Idea\n---\n",
+        "notes/r1.md": "---\nconcept: a\nsource: book\n---\n",
+        "notes/r2.md": "---\nconcept: a\nsource: idea\n---\n",       # not a source note
+        "notes/r3.md": "---\nconcept: b\nsource: Lost Paper\n---\n",  # no source note
+        "notes/r4.md": "---\nconcept: b\nsource: lost paper\n---\n",
+    })
+    kg = kb.open_vault(root)
+    nodes = kg.graph.nodes
+    assert nodes["source:book"] == {"kind": "source", "title": "The Book"}
+    assert nodes["source:idea"] == {"kind": "source", "title": "An Idea"}
+    assert nodes["note:idea"]["type"] == "concept" and nodes["concept:idea"]["kind"] == "concept"
+    assert nodes["source:Lost Paper"] == {"kind": "source", "title": "Lost Paper"}
+    assert "source:lost paper" not in nodes  # one missing source, however it is written
+    assert [n.id for n in kg.cited_by("Lost Paper")] == ["r3", "r4"]
+    assert kg.graph.edges["note:r2", "source:idea"] == {"kind": "from"}
+    assert kg.graph.edges["note:book", "source:book"] == {"kind": "from"}
+    assert kg.sources_of(kg.concepts["a"]) == ["book", "idea"]
+    assert [n.id for n in kg.cited_by("book")] == ["r1"]
+    assert [n.id for n in kg.cited_by("idea")] == ["r2"]
+    codes = sorted(d.code for d in kg.diagnostics)
+    assert codes == ["dangling-source", "dangling-source", "not-a-source"]
