@@ -17,9 +17,11 @@ from kb.errors import Diagnostic
 from kb.model import PARSER_VERSION, Note
 from kb.resolve import normalize
 
-# Below this many files to parse, starting worker processes costs more than it saves.
-PARALLEL_MIN_FILES = 600
-REBUILD_BATCH = 512  # notes sent back by workers are rebuilt this many at a time
+# Below this many bytes to parse (about 400 typical notes, a tenth of a second of work),
+# starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 1_000_000
+CHUNKS_PER_WORKER = 16  # work is handed out in chunks of about equal bytes, so workers finish together
+MAX_CHUNK_FILES = 64
 
 Progress = Callable[[int, int], None]  # (parsed so far, total to parse)
 
@@ -137,27 +139,34 @@ def _read_and_parse(item: tuple[str, str, str]) -> tuple[Note | None, str, str |
 Parsed = tuple[Note | None, str, str | None, str | None]
 
 
-def _parse_in_worker(item: tuple[str, str, str]) -> tuple[str | None, str, Note | None, str, str | None]:
-    """Worker: like _read_and_parse, but the note travels back as its cache record and body:
-    a fifth of the cost of pickling the note, and the record is what the cache stores anyway."""
+def _parse_chunk_in_worker(chunk: list[tuple[str, str, str]]
+                           ) -> list[tuple[str | None, str, Note | None, str, str | None]]:
+    """Worker: like _read_and_parse for each file, but a note travels back as its cache record
+    and body: a fifth of the cost of pickling it, and the record is what the cache stores."""
     from kb.cache import note_to_record
 
-    note, digest, error = _read_and_parse(item)
-    if note is None:
-        return None, "", None, digest, error
-    try:
-        return note_to_record(note), note.body, None, digest, None
-    except (TypeError, ValueError):  # a front-matter value JSON cannot hold: send the note itself
-        return None, "", note, digest, None
+    sent: list[tuple[str | None, str, Note | None, str, str | None]] = []
+    for item in chunk:
+        note, digest, error = _read_and_parse(item)
+        if note is None:
+            sent.append((None, "", None, digest, error))
+            continue
+        try:
+            sent.append((note_to_record(note), note.body, None, digest, None))
+        except (TypeError, ValueError):  # a front-matter value JSON cannot hold: send the note
+            sent.append((None, "", note, digest, None))
+    return sent
 
 
-def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None,
+def _parse_all(files: list[NoteFile], progress: Progress | None,
                meanwhile: Callable[[], None] | None = None) -> list[Parsed]:
+    """Parse files (in worker processes when there is enough to do), results in file order."""
     import kb.parse  # noqa: F401 - imported before forking so workers start warm
 
+    items = [(f.path, f.shown, f.rel) for f in files]
     total = len(items)
     workers = min(os.cpu_count() or 1, 8)
-    if total >= PARALLEL_MIN_FILES and workers > 1:
+    if sum(f.size for f in files) >= PARALLEL_MIN_BYTES and total > 1 and workers > 1:
         try:
             import multiprocessing
             from concurrent.futures.process import BrokenProcessPool
@@ -167,7 +176,7 @@ def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None,
             pass  # no fork on this platform: parse in this process
         else:
             try:
-                return _parse_in_workers(items, workers, context, progress, meanwhile)
+                return _parse_in_workers(files, items, workers, context, progress, meanwhile)
             except (OSError, BrokenProcessPool):
                 pass  # no processes here (or one died): parse in this process
     serial: list[Parsed] = []
@@ -178,28 +187,47 @@ def _parse_all(items: list[tuple[str, str, str]], progress: Progress | None,
     return serial
 
 
-def _parse_in_workers(items: list[tuple[str, str, str]], workers: int, context: Any,
-                      progress: Progress | None, meanwhile: Callable[[], None] | None) -> list[Parsed]:
+def byte_chunks(sizes: list[int], workers: int) -> list[list[int]]:
+    """Indexes of files grouped into chunks of about equal bytes, in file order (reading a
+    folder in order is measurably faster), except that a file of a chunk's size or more (a
+    900 KB changelog) gets a chunk of its own at the front, largest first: started early,
+    it cannot leave one worker busy long after the others are done."""
+    target = max(sum(sizes) // (workers * CHUNKS_PER_WORKER), 1)
+    huge = sorted((i for i, size in enumerate(sizes) if size >= target), key=lambda i: -sizes[i])
+    chunks = [[i] for i in huge]
+    current: list[int] = []
+    current_bytes = 0
+    for index, size in enumerate(sizes):
+        if size >= target:
+            continue
+        current.append(index)
+        current_bytes += size
+        if current_bytes >= target or len(current) >= MAX_CHUNK_FILES:
+            chunks.append(current)
+            current, current_bytes = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _parse_in_workers(files: list[NoteFile], items: list[tuple[str, str, str]], workers: int,
+                      context: Any, progress: Progress | None,
+                      meanwhile: Callable[[], None] | None) -> list[Parsed]:
     from concurrent.futures import ProcessPoolExecutor
 
-    total = len(items)
-    results: list[Parsed] = []
-    sent = []
+    chunks = byte_chunks([f.size for f in files], workers)
+    found: dict[int, Parsed] = {}
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        parsing = pool.map(_parse_in_worker, items, chunksize=64)  # every chunk is queued now
+        parsing = pool.map(_parse_chunk_in_worker, [[items[i] for i in chunk] for chunk in chunks])
         if meanwhile is not None:
             meanwhile()
-        for index, result in enumerate(parsing, 1):
-            sent.append(result)
-            if index % REBUILD_BATCH == 0:  # rebuild notes while the workers go on parsing
-                results += _notes_from_workers(items[index - len(sent):index], sent)
-                sent = []
-            if progress and index % 64 == 0:
-                progress(index, total)
-    results += _notes_from_workers(items[total - len(sent):], sent)
-    if progress:
-        progress(total, total)
-    return results
+        for chunk, sent in zip(chunks, parsing, strict=True):
+            # Notes are rebuilt here while the workers go on parsing the next chunks.
+            found.update(zip(chunk, _notes_from_workers([items[i] for i in chunk], sent),
+                             strict=True))
+            if progress:
+                progress(len(found), len(items))
+    return [found[index] for index in range(len(items))]
 
 
 def _notes_from_workers(items: list[tuple[str, str, str]],
@@ -314,7 +342,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
             fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
 
     if to_parse:
-        results = _parse_all([(f.path, f.shown, f.rel) for f in to_parse], progress, meanwhile)
+        results = _parse_all(to_parse, progress, meanwhile)
         for item, (note, digest, error, record) in zip(to_parse, results, strict=True):
             if note is None:
                 vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",

@@ -217,13 +217,25 @@ def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
     files["notes/binary.md"] = "\x00\x01"
     root = make_vault(files)
     serial = snapshot(root, use_cache=False)
-    monkeypatch.setattr("kb.vault.PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr("kb.vault.REBUILD_BATCH", 5)
+    monkeypatch.setattr("kb.vault.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr("kb.vault.MAX_CHUNK_FILES", 5)
     batches = []
     rebuild = kb.vault._notes_from_workers
-    monkeypatch.setattr("kb.vault._notes_from_workers", lambda *a: batches.append(1) or rebuild(*a))
+    monkeypatch.setattr("kb.vault._notes_from_workers",
+                        lambda items, sent: batches.append(len(items)) or rebuild(items, sent))
     assert snapshot(root, use_cache=False) == serial
-    assert len(batches) == 9  # 42 notes came back from worker processes, 5 at a time
+    assert sum(batches) == 42 and len(batches) >= 9  # every note came back from a worker
     assert snapshot(root, use_cache=True) == serial  # parsed in workers, records stored
     assert kb.open_vault(root).vault.parsed == 0
     assert snapshot(root, use_cache=True) == serial
+
+
+def test_work_is_split_by_bytes_largest_files_first() -> None:
+    sizes = [2_000] * 300 + [900_000, 5_000, 800_000]
+    chunks = kb.vault.byte_chunks(sizes, workers=2)
+    assert sorted(i for chunk in chunks for i in chunk) == list(range(len(sizes)))
+    assert chunks[0] == [300] and chunks[1] == [302]  # each huge file alone, and first
+    assert all(len(chunk) <= kb.vault.MAX_CHUNK_FILES for chunk in chunks)
+    target = sum(sizes) // (2 * kb.vault.CHUNKS_PER_WORKER)
+    assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.MAX_CHUNK_FILES
+               for chunk in chunks[:-1])
