@@ -5,7 +5,8 @@
 Writes OUT_DIR/kb.toml and OUT_DIR/notes/ with typed notes in folders: concept notes forming a
 prerequisite DAG, reading notes citing source notes with locators, practice notes of every
 kind, body links (wikilinks with labels and headings, embeds, Markdown links), code fences,
-inline and display math, tables, callouts and footnotes. Same seed, same bytes.
+inline and display math, tables, callouts and footnotes, and what real vaults also have: links
+to notes not written yet and prerequisites with no note. Same seed, same bytes.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def generate(out: Path, notes: int, seed: int = 7) -> None:
     for i, name in enumerate(concepts):
         earlier = concepts[max(0, i - 60):i]
         prereqs = rng.sample(earlier, min(len(earlier), rng.randint(0, 3)))
+        if rng.random() < 0.03:  # needed but never studied: no note for it yet
+            prereqs.append(f"topic-{rng.randint(0, 50):02d}")
         links = rng.sample(concepts, 3)
         folder = FOLDERS[i % len(FOLDERS)]
         write(folder, name, ["type: concept", f"title: Concept {i}",
@@ -98,7 +101,8 @@ def generate(out: Path, notes: int, seed: int = 7) -> None:
             "type: reading", f'concept: "[[{about}]]"', f"source: {rng.choice(sources)}",
             f'locator: "ch. {rng.randint(1, 20)}"',
             f"date: 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"],
-            body(rng, f"Reading {i}", rng.sample(concepts, 4)))
+            body(rng, f"Reading {i}", rng.sample(concepts, 4)
+                 + ([f"idea-{i:05d}"] if rng.random() < 0.05 else [])))  # a note not written yet
     for i in range(n_practice):
         about = rng.choice(concepts)
         write("practice", f"practice-{i:05d}", [
