@@ -80,6 +80,9 @@ def decode_value(value: Any) -> Any:
 _PLAIN_FIELDS = ("type", "title", "locator", "practice", "aliases", "tags", "order", "kind",
                  "authors", "year", "url", "status", "citekey", "doi", "venue", "field_lines")
 _LINK_DEFAULTS = (None, None, "", 0)  # label, fragment, literal, occurrence
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    for f in dataclasses.fields(Note)}
 
 
 def note_to_record(note: Note) -> str:
@@ -151,11 +154,6 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
     if "diagnostics" in data:
         data["diagnostics"] = [Diagnostic(*row) for row in data["diagnostics"]]
     return Note(path=path, rel=rel, body=body, **data)
-
-
-_DEFAULTS: dict[str, Any] = {
-    f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-    for f in dataclasses.fields(Note)}
 
 
 class CachedRow(NamedTuple):  # a tuple: ten thousand of these are made on every warm run

@@ -106,9 +106,9 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
         line = int(match.group(1)) if match else 0
         return Config(), [Diagnostic(CONFIG_NAME, line, "error", "config-error",
                                      f"not valid TOML: {exc}")]
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
-    validator = _validator()
+    validator = TypeAdapter(Config)
     diagnostics: list[Diagnostic] = []
     for _ in range(len(data) + 1):
         try:
@@ -128,12 +128,6 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
     return Config(), diagnostics  # pragma: no cover - every pass removes a bad key
 
 
-def _validator() -> Any:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(Config)
-
-
 def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
     """Read and validate kb.toml."""
     text, problem = read_config_text(root)
@@ -142,15 +136,22 @@ def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
     return parse_config(text)
 
 
-def config_to_json(config: Config, diagnostics: list[Diagnostic]) -> str:
-    return json.dumps({"config": dataclasses.asdict(config),
+def config_memo(text: str | None, config: Config, diagnostics: list[Diagnostic]) -> str:
+    """What validating kb.toml's `text` gave, as JSON, to be kept in the cache."""
+    return json.dumps({"text": text, "config": dataclasses.asdict(config),
                        "diagnostics": [dataclasses.astuple(d) for d in diagnostics]},
                       ensure_ascii=False)
 
 
-def config_from_json(text: str) -> tuple[Config, list[Diagnostic]]:
-    """The inverse of config_to_json; raises ValueError, KeyError or TypeError on anything else."""
-    data = json.loads(text)
-    values = dict(data["config"])
-    values["series"] = [SeriesConfig(**s) for s in values["series"]]
-    return Config(**values), [Diagnostic(*d) for d in data["diagnostics"]]
+def config_from_memo(memo: str, text: str | None) -> tuple[Config, list[Diagnostic]] | None:
+    """The config and diagnostics a memo holds, if it was made from exactly this `text`;
+    None when it was not, or is not a memo at all."""
+    try:
+        data = json.loads(memo)
+        if data["text"] != text:
+            return None
+        values = dict(data["config"])
+        values["series"] = [SeriesConfig(**s) for s in values["series"]]
+        return Config(**values), [Diagnostic(*d) for d in data["diagnostics"]]
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -4,7 +4,6 @@ it pays), and reuse the cache for files that did not change."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.config import Config, config_from_json, config_to_json, parse_config, read_config_text
+from kb.config import Config, config_from_memo, config_memo, parse_config, read_config_text
 from kb.errors import Diagnostic
 from kb.model import PARSER_VERSION, Note
 from kb.resolve import normalize
@@ -253,16 +252,11 @@ def _config(root: Path, memo: str | None) -> tuple[Config, list[Diagnostic], str
     text, problem = read_config_text(root)
     if problem is not None:
         return Config(), [problem], None
-    if memo is not None:
-        try:
-            remembered_text, result = json.loads(memo)
-            if remembered_text == text:
-                config, diagnostics = config_from_json(result)
-                return config, diagnostics, None
-        except (ValueError, KeyError, TypeError):
-            pass  # not a memo this version wrote: validate again
+    remembered = config_from_memo(memo, text) if memo is not None else None
+    if remembered is not None:
+        return *remembered, None
     config, diagnostics = parse_config(text)
-    return config, diagnostics, json.dumps([text, config_to_json(config, diagnostics)])
+    return config, diagnostics, config_memo(text, config, diagnostics)
 
 
 def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None,
