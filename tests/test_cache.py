@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -239,3 +242,39 @@ def test_work_is_split_by_bytes_largest_files_first() -> None:
     target = sum(sizes) // (2 * kb.vault.CHUNKS_PER_WORKER)
     assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.MAX_CHUNK_FILES
                for chunk in chunks[:-1])
+
+
+def _run_on_terminal(argv: list[str], cwd: Path) -> tuple[str, str]:
+    """Run a command with stdout and stderr on pseudo-terminals; return what each showed."""
+    import pty
+
+    out_parent, out_child = pty.openpty()
+    err_parent, err_child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "kb", *argv], cwd=cwd, stdout=out_child,
+                            stderr=err_child, stdin=subprocess.DEVNULL)
+    os.close(out_child)
+    os.close(err_child)
+    shown = {out_parent: b"", err_parent: b""}
+    for fd in shown:
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the child closed its end
+                break
+            if not chunk:
+                break
+            shown[fd] += chunk
+    proc.wait()
+    return shown[out_parent].decode(), shown[err_parent].decode()
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+def test_progress_bar_only_on_a_terminal_and_never_with_json(make_vault) -> None:
+    root = make_vault({f"notes/n{i:04d}.md": f"# N{i}\n\n[[n{i + 1:04d}]]\n" for i in range(2001)})
+    _, stderr = _run_on_terminal(["check", "--no-cache"], root)
+    assert "parsing notes" in stderr and "100%" in stderr
+    stdout, stderr = _run_on_terminal(["check", "--no-cache", "--json"], root)
+    assert "parsing notes" not in stderr and json.loads(stdout)["diagnostics"] != []
+    piped = subprocess.run([sys.executable, "-m", "kb", "check", "--no-cache"], cwd=root,
+                           capture_output=True, text=True)
+    assert "parsing notes" not in piped.stderr and "2001 notes" in piped.stdout
