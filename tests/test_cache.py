@@ -268,7 +268,17 @@ def _run_on_terminal(argv: list[str], cwd: Path) -> tuple[str, str]:
     return shown[out_parent].decode(), shown[err_parent].decode()
 
 
-@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+def _can_open_terminals() -> bool:
+    try:
+        parent, child = os.openpty()
+    except (AttributeError, OSError):
+        return False
+    os.close(parent)
+    os.close(child)
+    return True
+
+
+@pytest.mark.skipif(not _can_open_terminals(), reason="needs pseudo-terminals")
 def test_progress_bar_only_on_a_terminal_and_never_with_json(make_vault) -> None:
     root = make_vault({f"notes/n{i:04d}.md": f"# N{i}\n\n[[n{i + 1:04d}]]\n" for i in range(2001)})
     _, stderr = _run_on_terminal(["check", "--no-cache"], root)
