@@ -128,12 +128,19 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
     return Config(), diagnostics  # pragma: no cover - every pass removes a bad key
 
 
-def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
-    """Read and validate kb.toml."""
+def load_config(root: Path, memo: str | None = None
+                ) -> tuple[Config, list[Diagnostic], str | None]:
+    """Read and validate kb.toml, or take it from `memo` (see config_memo) when the memo was
+    made from its very text — no pydantic then. The third value is a new memo to keep, or
+    None when `memo` still holds (or the file could not be read)."""
     text, problem = read_config_text(root)
     if problem is not None:
-        return Config(), [problem]
-    return parse_config(text)
+        return Config(), [problem], None
+    remembered = config_from_memo(memo, text) if memo is not None else None
+    if remembered is not None:
+        return *remembered, None
+    config, diagnostics = parse_config(text)
+    return config, diagnostics, config_memo(text, config, diagnostics)
 
 
 def config_memo(text: str | None, config: Config, diagnostics: list[Diagnostic]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.config import Config, config_from_memo, config_memo, parse_config, read_config_text
+from kb.config import Config, load_config
 from kb.errors import Diagnostic
 from kb.model import PARSER_VERSION, Note
 from kb.resolve import normalize
@@ -136,15 +136,17 @@ def _read_and_parse(item: tuple[str, str, str]) -> tuple[Note | None, str, str |
 # What parsing one file gives: the note (None if unreadable), the file's digest, why it could
 # not be read, and its cache record when a worker process made one.
 Parsed = tuple[Note | None, str, str | None, str | None]
+# What a worker sends back per file: (record, body) in place of the note — or the note itself
+# when it cannot be a record — then digest and error.
+Sent = tuple[str | None, str, Note | None, str, str | None]
 
 
-def _parse_chunk_in_worker(chunk: list[tuple[str, str, str]]
-                           ) -> list[tuple[str | None, str, Note | None, str, str | None]]:
+def _parse_chunk_in_worker(chunk: list[tuple[str, str, str]]) -> list[Sent]:
     """Worker: like _read_and_parse for each file, but a note travels back as its cache record
     and body: a fifth of the cost of pickling it, and the record is what the cache stores."""
     from kb.cache import note_to_record
 
-    sent: list[tuple[str | None, str, Note | None, str, str | None]] = []
+    sent: list[Sent] = []
     for item in chunk:
         note, digest, error = _read_and_parse(item)
         if note is None:
@@ -229,9 +231,7 @@ def _parse_in_workers(files: list[NoteFile], items: list[tuple[str, str, str]], 
     return [found[index] for index in range(len(items))]
 
 
-def _notes_from_workers(items: list[tuple[str, str, str]],
-                        sent: list[tuple[str | None, str, Note | None, str, str | None]]
-                        ) -> list[Parsed]:
+def _notes_from_workers(items: list[tuple[str, str, str]], sent: list[Sent]) -> list[Parsed]:
     from kb.cache import decode_records, record_to_note
 
     decoded = iter(decode_records([record for record, *_ in sent if record is not None]))
@@ -244,19 +244,6 @@ def _notes_from_workers(items: list[tuple[str, str, str]],
             note = record_to_note(shown, rel, data, body)
         results.append((note, digest, error, record))
     return results
-
-
-def _config(root: Path, memo: str | None) -> tuple[Config, list[Diagnostic], str | None]:
-    """kb.toml validated, from the cache's memo when its text is unchanged (no pydantic then);
-    the third value is a new memo to store, or None when the old one still holds."""
-    text, problem = read_config_text(root)
-    if problem is not None:
-        return Config(), [problem], None
-    remembered = config_from_memo(memo, text) if memo is not None else None
-    if remembered is not None:
-        return *remembered, None
-    config, diagnostics = parse_config(text)
-    return config, diagnostics, config_memo(text, config, diagnostics)
 
 
 def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None,
@@ -286,7 +273,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
             notices.append(f"the cache in .kb/ could not be read ({exc}); "
                            "parsing every note and rebuilding it")
             cache.discard()
-    config, diagnostics, config_memo = _config(root, cache.config_memo if cache else None)
+    config, diagnostics, config_memo = load_config(root, cache.config_memo if cache else None)
     vault = Vault(root=root, config=config, notes_dir=notes_dir_for(root, config),
                   diagnostics=list(diagnostics), notices=notices)
     if not vault.notes_dir.is_dir():

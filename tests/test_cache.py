@@ -75,7 +75,7 @@ def test_validated_config_is_remembered_until_kb_toml_changes(make_vault, monkey
     def no_validation(text: str | None) -> None:
         raise AssertionError("kb.toml was validated again although it did not change")
 
-    monkeypatch.setattr("kb.vault.parse_config", no_validation)
+    monkeypatch.setattr("kb.config.parse_config", no_validation)
     again = kb.open_vault(root).vault
     assert (again.config, [d.format() for d in again.diagnostics]) == (first.config, problems)
     monkeypatch.undo()

@@ -35,7 +35,7 @@ def test_init_lays_out_a_vault_that_checks_clean(tmp_path: Path) -> None:
     assert sorted(p.name for p in (root / "templates").iterdir()) == builtins
     assert ".kb/" in (root / ".gitignore").read_text().splitlines()
     # kb.toml is valid, and every value it sets is the default
-    config, problems = load_config(root)
+    config, problems, _ = load_config(root)
     assert problems == []
     assert replace(config, notes=None) == Config()
     assert config.notes == "notes"
