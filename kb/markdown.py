@@ -6,7 +6,7 @@ HTML or an escape never reaches our rules, so it is never a link.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from urllib.parse import unquote
 
@@ -128,9 +128,69 @@ def _inline_where_links_can_be(state: StateCore) -> None:
             token.children = []
 
 
-@lru_cache(maxsize=2)
-def make_parser(*, full_inline: bool = False) -> MarkdownIt:
-    """The shared markdown-it instance. `full_inline` parses every paragraph (for rendering)."""
+# The first non-blank character a line must start with for each block rule to match it: each
+# of these rules returns False at once otherwise. Rules not listed (table, lheading,
+# paragraph, any other plugin's) may match a line starting with anything.
+_BLOCK_RULE_STARTS = {
+    "code": "",  # only an indented line, and those try every rule
+    "math_block": "$", "fence": "`~", "blockquote": ">", "hr": "*-_", "list": "*-+0123456789",
+    "footnote_def": "[", "reference": "[", "html_block": "<", "heading": "#",
+    "obsidian_comment": "%", "front_matter": "-",
+}
+
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
+
+
+def _rules_by_first_character(rules: list[tuple[str, BlockRule]]) -> BlockRule:
+    """One block rule that calls, in their order, only those of `rules` that can match the
+    line's first non-blank character. A document's first line and indented lines try all."""
+    every = [rule for _name, rule in rules]
+    anywhere = [rule for name, rule in rules if name not in _BLOCK_RULE_STARTS]
+    starts = {char for name, _rule in rules for char in _BLOCK_RULE_STARTS.get(name, "")}
+    by_char = {char: [rule for name, rule in rules
+                      if name not in _BLOCK_RULE_STARTS or char in _BLOCK_RULE_STARTS[name]]
+               for char in starts}
+
+    def dispatch(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+        if start == 0 or state.is_code_block(start):
+            candidates = every
+        else:
+            pos = state.bMarks[start] + state.tShift[start]
+            candidates = by_char.get(state.src[pos : pos + 1], anywhere)
+        for rule in candidates:  # noqa: SIM110 - any() over a generator is slower, and this is hot
+            if rule(state, start, end, silent):
+                return True
+        return False
+
+    return dispatch
+
+
+def _dispatch_block_rules(md: MarkdownIt) -> None:
+    """markdown-it tries every block rule at the start of each block, and every terminator
+    rule on each line a paragraph, list or quote continues to: about fourteen calls a line,
+    most of which can only fail. Replace each rule chain by one rule that skips those, in the
+    same order with the same results: a quarter less markdown-it time on a typical vault."""
+    ruler = md.block.ruler
+    names = ruler.get_active_rules()
+    rules = list(zip(names, ruler.getRules(""), strict=True))
+    name_of = {id(rule): name for name, rule in rules}
+    chains = sorted({chain for rule in ruler.__rules__ if rule.enabled for chain in rule.alt})
+    by_chain = {chain: [(name_of[id(rule)], rule) for rule in ruler.getRules(chain)]
+                for chain in chains}
+    # "code" stays enabled because markdown-it asks whether it is before treating indented
+    # lines as code; like the rules pushed below, it comes after the first one, which
+    # always matches (paragraph matches anything), so the chain never reaches it.
+    ruler.disable([name for name in names if name != "code"])
+    ruler.before(names[0], "by_first_character", _rules_by_first_character(rules), {"alt": []})
+    for chain in chains:
+        ruler.push(f"by_first_character_{chain}", _rules_by_first_character(by_chain[chain]),
+                   {"alt": [chain]})
+
+
+@lru_cache(maxsize=4)
+def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> MarkdownIt:
+    """The shared markdown-it instance. `full_inline` parses every paragraph (for rendering);
+    `dispatch=False` leaves markdown-it's block rule chains as they are (for comparison)."""
     md = (
         MarkdownIt("commonmark")
         .enable(["table", "strikethrough"])
@@ -156,6 +216,8 @@ def make_parser(*, full_inline: bool = False) -> MarkdownIt:
         md.inline.ruler2.disable(["balance_pairs", "strikethrough", "emphasis", "fragments_join"])
         md.core.ruler.disable("text_join")
         md.core.ruler.at("normalize", _normalize_if_needed)
+    if dispatch:
+        _dispatch_block_rules(md)
     return md
 
 

@@ -1,0 +1,69 @@
+"""The block-rule dispatch in kb.markdown must give exactly the tokens markdown-it gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kb.markdown import make_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Line starts that make (or almost make) every kind of block, so that random documents
+# exercise each rule as a block start, as a terminator and inside lists and quotes.
+LINE_STARTS = [
+    "", "# ", "## ", "#", "#hashtag", "> ", ">", "- ", "-", "* ", "+ ", "1. ", "2) ", "10. ", "---",
+    "***", "___", "- - -", "===", "```", "```python", "~~~", "$$", "$$ x $$", "[^1]: ", "[^a]:",
+    "[ref]: /url", "[ref]:", "[[", "[x](y.md)", "<div>", "<!-- ", "-->", "</div>", "<x>", "%%",
+    "| a | b |", "|---|---|", "a | b", "--- | ---", ":-:", "|", "\\", "`", "$", "!", "^", "<",
+    "text", "[[note]]", "word: value",
+]
+INDENTS = ["", "", "", " ", "  ", "   ", "    ", "\t", "> ", "- ", ">> "]
+TAILS = ["", " text", " [[link]]", " [a](b.md)", " ```", " $$", " #", " |", " >", " ---"]
+
+LINES = st.builds(lambda indent, start, tail: indent + start + tail,
+                  st.sampled_from(INDENTS), st.sampled_from(LINE_STARTS), st.sampled_from(TAILS))
+DOCUMENTS = st.lists(LINES, max_size=25).map("\n".join)
+
+
+def token_data(tokens: list[Any] | None) -> list[tuple[Any, ...]]:
+    return [(t.type, t.tag, t.map, t.content, t.nesting, t.level, t.markup, t.info, t.meta,
+             t.attrs, t.block, t.hidden, token_data(t.children)) for t in tokens or []]
+
+
+def assert_same_tokens(text: str) -> None:
+    for full_inline in (False, True):
+        dispatched = make_parser(full_inline=full_inline).parse(text)
+        plain = make_parser(full_inline=full_inline, dispatch=False).parse(text)
+        assert token_data(dispatched) == token_data(plain), text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(DOCUMENTS)
+def test_dispatched_block_rules_give_markdown_its_tokens(text: str) -> None:
+    assert_same_tokens(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(" \t\n#>-*+_=`~$[]^:|<>!%\\1.)ab")), max_size=200))
+def test_dispatched_block_rules_on_any_text(text: str) -> None:
+    assert_same_tokens(text)
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "notes").rglob("*.md"),
+                                         *(ROOT / "tests" / "fixtures").rglob("*.md")]),
+                         ids=lambda p: p.name)
+def test_dispatched_block_rules_on_the_sample_vault_and_fixtures(path: Path) -> None:
+    assert_same_tokens(path.read_text(encoding="utf-8", errors="replace"))
+
+
+def test_dispatch_replaces_the_rule_chains() -> None:
+    # The point of dispatching is that markdown-it no longer runs its own chains.
+    active = make_parser().block.ruler.get_active_rules()
+    assert active[0] == "by_first_character"
+    assert "paragraph" not in active
+    assert "paragraph" in make_parser(dispatch=False).block.ruler.get_active_rules()
