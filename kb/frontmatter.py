@@ -194,6 +194,8 @@ class _NotSimple(Exception):
 
 
 def _scalar(raw: str) -> Any:
+    if not raw:  # `[, a]`: let PyYAML say what it makes of it
+        raise _NotSimple
     first = raw[0]
     if first == '"':
         inner = raw[1:-1]

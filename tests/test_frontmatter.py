@@ -83,7 +83,7 @@ def front_matter(draw: st.DrawFn) -> str:
             lines.append(draw(st.sampled_from(["", "  "])))
         else:
             lines.append(draw(st.sampled_from(["  nested: 1", "? k", "- orphan", "key : v", "a\tb: c",
-                                               "k: |", "k: >", "...", "k: [a, [b]]", "k: [a,]",
+                                               "k: |", "k: >", "...", "k: [a, [b]]", "k: [a,]", "k: [, a]",
                                                "  continued", "k: 'open", "k: v\r"])))
     return "\n".join(lines)
 
@@ -109,7 +109,8 @@ def test_the_simple_reader_takes_the_usual_shapes() -> None:
 
 
 @pytest.mark.parametrize("text", ["date: 2024-02-31", "k: &a x\nj: *a", "k: x # c", "k: v\nk: w",
-                                  "a:\n  b: 1", "k: \"a\\tb\"", "k:\n- a\n  - b", "- a\n- b"])
+                                  "a:\n  b: 1", "k: \"a\\tb\"", "k:\n- a\n  - b", "- a\n- b",
+                                  "k: [, a]", "k: [a, , b]"])
 def test_anything_else_is_left_to_pyyaml(text: str) -> None:
     assert simple_mapping(text, 2) is None
 
