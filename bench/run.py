@@ -50,14 +50,17 @@ def measure(argv: list[str]) -> tuple[float, float, float]:
     """(wall seconds, user+sys seconds, peak RSS in MB) of one child process. A run that
     fails (exit status above 1: `check` commands exit 1 when they find problems) is an error,
     so a broken peer can never pass for a fast one."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        assert proc.stderr is not None
-        raise SystemExit(f"{' '.join(argv)} failed ({code}): {proc.stderr.read().decode()[-2000:]}")
+    # stderr goes to a file, not a pipe: nobody reads a pipe while we wait, and a vault with
+    # thousands of diagnostics would fill it and block the child forever.
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(argv)} failed ({code}): {errors.read().decode()[-2000:]}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
