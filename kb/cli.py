@@ -125,6 +125,8 @@ def _emit_json(data: Any) -> None:
 
 def _width(text: str) -> int:
     text = click.unstyle(text)
+    if text.isascii():  # nearly every cell: skip the per-character lookup
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

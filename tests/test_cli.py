@@ -270,3 +270,22 @@ def test_version() -> None:
 
 def test_main_is_a_click_group() -> None:
     assert isinstance(main, click.Group)
+
+
+def test_gaps_table_aligns_wide_characters(make_vault) -> None:
+    # CJK characters take two terminal columns: the next column must still line up.
+    vault = make_vault({
+        "notes/a.md": "---\ntype: concept\ntitle: 线性代数\n---\n",
+        "notes/b.md": "---\ntype: concept\ntitle: Linear algebra basics\n---\n",
+        "notes/c.md": "---\ntype: concept\ntitle: Émile\n---\n",
+    })
+    lines = run_kb("gaps", vault=vault).stdout.splitlines()
+    header = next(line for line in lines if line.startswith("CONCEPT"))
+    rows = [line for line in lines[lines.index(header) + 1:] if line.strip()][:3]
+    assert len(rows) == 3
+
+    def column_of_level(line: str) -> int:
+        before = line[: line.index("read")]
+        return sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in before)
+
+    assert {column_of_level(row) for row in rows} == {header.index("LEVEL")}
