@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from kb.frontmatter import load_yaml, simple_mapping
 from kb.markdown import make_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import REPO
 
 
 def typed(value: Any) -> Any:
@@ -117,7 +116,7 @@ def test_anything_else_is_left_to_pyyaml(text: str) -> None:
 
 def test_every_front_matter_of_the_sample_vault_reads_the_same() -> None:
     taken = 0
-    for path in sorted((ROOT / "notes").rglob("*.md")):
+    for path in sorted((REPO / "notes").rglob("*.md")):
         tokens = make_parser().parse(path.read_text(encoding="utf-8"))
         if tokens and tokens[0].type == "front_matter":
             taken += assert_same_as_pyyaml(tokens[0].content)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kb.markdown import make_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import REPO
 
 # Line starts that make (or almost make) every kind of block, so that random documents
 # exercise each rule as a block start, as a terminator and inside lists and quotes.
@@ -54,8 +54,8 @@ def test_dispatched_block_rules_on_any_text(text: str) -> None:
     assert_same_tokens(text)
 
 
-@pytest.mark.parametrize("path", sorted([*(ROOT / "notes").rglob("*.md"),
-                                         *(ROOT / "tests" / "fixtures").rglob("*.md")]),
+@pytest.mark.parametrize("path", sorted([*(REPO / "notes").rglob("*.md"),
+                                         *(REPO / "tests" / "fixtures").rglob("*.md")]),
                          ids=lambda p: p.name)
 def test_dispatched_block_rules_on_the_sample_vault_and_fixtures(path: Path) -> None:
     assert_same_tokens(path.read_text(encoding="utf-8", errors="replace"))
