@@ -3,7 +3,12 @@ and a content hash, tagged with kb's and the parser's versions.
 
 Records are stored as JSON (never pickle: loading a cache must not be able to run code).
 Any problem with the cache — corrupt, locked, read-only — means a cold run and a notice,
-never a wrong answer: the cache only ever saves work."""
+never a wrong answer: the cache only ever saves work.
+
+A file counts as unchanged only when its size, mtime, ctime and inode are all as recorded
+(git's rule). Tools that restore an mtime (`cp -p`, `rsync -a`, `touch -d`) cannot restore
+the ctime, which the kernel sets on every change, so a same-size edit is still seen. Each
+row carries a checksum of its record and body: a flipped byte is a re-parse, not an answer."""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ import base64
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -27,27 +34,44 @@ CACHE_FILE = Path(".kb") / "cache.sqlite"
 # mtime tick: check its hash instead of trusting size and mtime (git's "racily clean" rule).
 RACY_SECONDS = 2.0
 # Bump whenever the record layout changes, so older caches are rebuilt rather than misread.
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
+# Front-matter values nest no deeper than this in a record (the parser bounds them already).
+MAX_VALUE_DEPTH = 64
+_SQLITE_INT = (-(1 << 63), (1 << 63) - 1)
+
+
+def clamp_stamp(value: int) -> int:
+    """A time stamp in nanoseconds as SQLite can store it: a file dated after 2262 (or before
+    1677) keeps a stamp, just not its exact one, and is then checked by its hash."""
+    return min(max(value, _SQLITE_INT[0]), _SQLITE_INT[1])
+
+
+def checksum(record: str, body: str) -> str:
+    return hashlib.blake2b(f"{record}\0{body}".encode("utf-8", "surrogatepass"),
+                           digest_size=8).hexdigest()
 
 
 # -- JSON codec for front-matter values (YAML gives dates, sets, bytes, non-string keys) ----
-def encode_value(value: Any) -> Any:
+def encode_value(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if depth > MAX_VALUE_DEPTH:
+        raise ValueError(f"values nest more than {MAX_VALUE_DEPTH} deep")
+    depth += 1
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
         return {"$date": value.isoformat()}
     if isinstance(value, list | tuple):
-        return [encode_value(v) for v in value]
+        return [encode_value(v, depth) for v in value]
     if isinstance(value, set | frozenset):
-        return {"$set": [encode_value(v) for v in sorted(value, key=repr)]}
+        return {"$set": [encode_value(v, depth) for v in sorted(value, key=repr)]}
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode("ascii")}
     if isinstance(value, dict):
         if all(isinstance(k, str) and not k.startswith("$") for k in value):
-            return {k: encode_value(v) for k, v in value.items()}
-        return {"$map": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+            return {k: encode_value(v, depth) for k, v in value.items()}
+        return {"$map": [[encode_value(k, depth), encode_value(v, depth)] for k, v in value.items()]}
     raise TypeError(f"cannot cache a value of type {type(value).__name__}")
 
 
@@ -159,10 +183,19 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
 class CachedRow(NamedTuple):  # a tuple: ten thousand of these are made on every warm run
     size: int
     mtime_ns: int
+    ctime_ns: int
+    ino: int
     digest: str
     rel: str
     record: str
     body: str
+    check: str  # checksum(record, body)
+
+    def is_well_formed(self) -> bool:
+        """A row as kb writes them: anything else (hand-made, truncated) counts as absent."""
+        return (type(self.size) is int and type(self.mtime_ns) is int and type(self.ctime_ns) is int
+                and type(self.ino) is int and type(self.digest) is str and type(self.rel) is str
+                and type(self.record) is str and type(self.body) is str and type(self.check) is str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +203,8 @@ class FreshRow:
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+    ino: int
     digest: str
     note: Note
     record: str | None = None  # note_to_record(note), when a worker process already made it
@@ -186,6 +221,14 @@ class NoteCache:
         self.config_memo: str | None = None  # kb.toml's text and what validating it gave, as JSON
         self._db: sqlite3.Connection | None = None
 
+    def stays_inside(self, root: Path) -> bool:
+        """False when `.kb/` or a cache file is a symlink out of the vault: then the cache is
+        neither read nor written (nor deleted), so a vault cannot aim kb's writes elsewhere."""
+        from kb.paths import is_inside
+
+        places = [self.path.parent, *(Path(str(self.path) + s) for s in ("", "-journal", "-wal", "-shm"))]
+        return all(is_inside(p, root) for p in places if os.path.lexists(p))
+
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is None:
             if not self.path.exists():
@@ -197,7 +240,8 @@ class NoteCache:
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS notes (path TEXT PRIMARY KEY, size INTEGER, "
-                "mtime_ns INTEGER, digest TEXT, rel TEXT, record TEXT, body TEXT)")
+                "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT, rel TEXT, "
+                "record TEXT, body TEXT, checksum TEXT)")
         return self._db
 
     def load(self) -> dict[str, CachedRow]:
@@ -207,26 +251,41 @@ class NoteCache:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != self.version:
             return {}
-        self.written_at = float(meta.get("written_at", "0"))
-        self.config_memo = meta.get("config")
+        try:
+            self.written_at = float(meta.get("written_at", "0"))
+        except (TypeError, ValueError):
+            return {}
+        memo = meta.get("config")
+        self.config_memo = memo if isinstance(memo, str) else None
         make = CachedRow._make
-        return {row[0]: make(row[1:]) for row in
-                db.execute("SELECT path, size, mtime_ns, digest, rel, record, body FROM notes")}
+        rows = {}
+        for row in db.execute("SELECT path, size, mtime_ns, ctime_ns, ino, digest, rel, record, "
+                              "body, checksum FROM notes"):
+            cached = make(row[1:])
+            if type(row[0]) is str and cached.is_well_formed():
+                rows[row[0]] = cached
+        return rows
 
     def save(self, fresh: Iterable[FreshRow], keep: set[str], *, rebuild: bool,
              config_memo: str | None = None) -> None:
         """Store new or changed notes and drop rows for paths no longer in the vault."""
         db = self._connect(create=True)
         assert db is not None
+        rows = []
+        for row in fresh:
+            try:
+                record = row.record or note_to_record(row.note)
+                rows.append((row.path, clamp_stamp(row.size), clamp_stamp(row.mtime_ns),
+                             clamp_stamp(row.ctime_ns), clamp_stamp(row.ino), row.digest,
+                             row.note.rel, record, row.note.body, checksum(record, row.note.body)))
+            except (TypeError, ValueError, RecursionError, UnicodeError):
+                keep = keep - {row.path}  # a value JSON cannot hold: this note is parsed each run
         db.execute("BEGIN IMMEDIATE")
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             if rebuild or meta.get("version") != self.version:
                 db.execute("DELETE FROM notes")
-            db.executemany(
-                "INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(row.path, row.size, row.mtime_ns, row.digest, row.note.rel,
-                  row.record or note_to_record(row.note), row.note.body) for row in fresh])
+            db.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             stored = {p for (p,) in db.execute("SELECT path FROM notes")}
             db.executemany("DELETE FROM notes WHERE path = ?", [(p,) for p in stored - keep])
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",

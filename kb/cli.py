@@ -222,6 +222,15 @@ def _type_folder(vault: Any, note_type: str) -> Path:
     return safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") else vault.notes_dir
 
 
+def _refuse_on_config_errors(kg: Any) -> None:
+    """Commands that write notes stop when kb.toml is wrong: a folder kb.toml names badly
+    would otherwise send the note somewhere the user did not choose."""
+    problems = [d for d in kg.vault.diagnostics if d.code == "config-error"]
+    if problems:
+        _report(problems, everything=True)
+        raise click.ClickException("kb.toml has errors (above); fix them, then run this again")
+
+
 def _open_editor(path: Path) -> None:
     import shlex
     import subprocess
@@ -281,6 +290,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
         raise click.UsageError("--practice is only for practice notes")
     kg = _load(ctx, quiet=True)
     vault = kg.vault
+    _refuse_on_config_errors(kg)
     request, warnings = check_request(kg, NoteRequest(
         type=note_type, title=title.strip(), concepts=concepts, source=source, locator=locator,
         practice=practice, prerequisites=prerequisites, tags=tags))

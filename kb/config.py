@@ -6,8 +6,10 @@ no pydantic at all: importing it and building the validator is a tenth of a warm
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
+import posixpath
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -16,9 +18,13 @@ from typing import Annotated, Any, Literal
 
 from annotated_types import Ge  # what pydantic reads constraints from; cheap to import
 
-from kb.errors import Diagnostic
+from kb.errors import Diagnostic, printable
+from kb.paths import NAME_MAX_BYTES, NotReadableError, is_inside, read_regular_file
 
 CONFIG_NAME = "kb.toml"
+CONFIG_MAX_BYTES = 1 << 20  # a settings file; anything larger is not one
+CONFIG_MAX_DEPTH = 16  # kb.toml's own schema nests three deep
+DEFAULT_MAX_NOTE_BYTES = 8 << 20
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Config:
     template: str = "article.md.j2"
     citations: Literal["plain", "quarto"] = "plain"  # quarto: [@key] + references.bib
     stalled_days: Annotated[int, Ge(1)] = 30  # a `reading` source with no new note for this long
+    # a larger file is reported and skipped, so one huge or endless file cannot stall kb
+    max_note_bytes: Annotated[int, Ge(1)] = DEFAULT_MAX_NOTE_BYTES
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
     folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)
@@ -53,16 +61,23 @@ class Config:
 
 def find_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
     """`--vault`, else `$KB_VAULT`, else the nearest folder up from cwd with kb.toml, else cwd."""
+    return locate_vault(explicit, cwd)[0]
+
+
+def locate_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None
+                 ) -> tuple[Path, bool]:
+    """Like find_vault, and whether the vault was named (--vault, $KB_VAULT) or found by its
+    kb.toml — False when kb fell back to the current folder."""
     if explicit:
-        return Path(explicit).expanduser().resolve()
+        return Path(explicit).expanduser().resolve(), True
     env = os.environ.get("KB_VAULT")
     if env:
-        return Path(env).expanduser().resolve()
+        return Path(env).expanduser().resolve(), True
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
-            return folder
-    return here
+            return folder, True
+    return here, False
 
 
 def _key_line(text: str, loc: tuple[Any, ...]) -> int:
@@ -85,14 +100,84 @@ def _key_line(text: str, loc: tuple[Any, ...]) -> int:
 
 
 def read_config_text(root: Path) -> tuple[str | None, Diagnostic | None]:
-    """kb.toml's text (None when there is none), or why it cannot be read."""
+    """kb.toml's text (None when there is none), or why it cannot be read. A kb.toml that is
+    a symlink out of the vault, a FIFO or huge is not read."""
     path = root / CONFIG_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None, None
+    if not is_inside(path, root):
+        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                "kb.toml is a symlink to a file outside the vault; not read")
     try:
-        return path.read_text(encoding="utf-8-sig"), None
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error", f"cannot read: {exc}")
+        return read_regular_file(str(path), CONFIG_MAX_BYTES).decode("utf-8-sig"), None
+    except NotReadableError as exc:
+        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error", f"not read: {exc}")
+    except UnicodeDecodeError as exc:
+        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                f"not valid UTF-8 (byte offset {exc.start})")
+    except OSError as exc:
+        return None, Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                f"cannot read: {exc.strerror or exc}")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deep tables and arrays nest in `value`, counting no further than `limit` + 1."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def path_problem(value: str) -> str | None:
+    """Why a folder named in kb.toml cannot be used, or None: it must be a relative path that
+    stays inside the vault (checked again against symlinks when it is used)."""
+    if not value.strip():
+        return "is empty"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "holds a control character"
+    normal = value.replace("\\", "/")
+    if normal.startswith("/") or re.match(r"[A-Za-z]:", normal) or normal.startswith("~"):
+        return "must be a folder inside the vault, not an absolute path"
+    parts = posixpath.normpath(normal).split("/")
+    if parts[0] == "..":
+        return "must be a folder inside the vault; its '..' leads outside"
+    if any(len(part.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES for part in parts):
+        return f"has a folder name longer than {NAME_MAX_BYTES} bytes"
+    return None
+
+
+def _shown(value: object) -> str:
+    text = printable(repr(value))
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _check_paths(config: Config, text: str) -> list[Diagnostic]:
+    """Every folder in the config that would leave the vault: an error, and the default instead."""
+    diagnostics = []
+    defaults = Config()
+    for key in ("notes", "articles", "templates"):
+        value = getattr(config, key)
+        problem = (None if value is None and key == "notes" else
+                   path_problem(value) if isinstance(value, str) else "must be text")
+        if problem:
+            diagnostics.append(Diagnostic(CONFIG_NAME, _key_line(text, (key,)), "error", "config-error",
+                                          f"'{key}' {problem} (got {printable(repr(value))}); "
+                                          f"using the default"))
+            setattr(config, key, getattr(defaults, key))
+    for note_type, folder in list(config.folders.items()):
+        problem = ("must be text" if not isinstance(folder, str) else
+                   path_problem(folder) if folder.strip() not in ("", ".") else None)
+        if problem:
+            diagnostics.append(Diagnostic(CONFIG_NAME, _key_line(text, ("folders", note_type)), "error",
+                                          "config-error", f"'folders.{note_type}' {problem} "
+                                          f"(got {_shown(folder)}); using the notes folder"))
+            del config.folders[note_type]
+    return diagnostics
 
 
 def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
@@ -106,26 +191,49 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
         line = int(match.group(1)) if match else 0
         return Config(), [Diagnostic(CONFIG_NAME, line, "error", "config-error",
                                      f"not valid TOML: {exc}")]
+    except RecursionError:
+        return Config(), [Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                     "nested too deeply to be kb's settings; ignored")]
+    if _depth(data, CONFIG_MAX_DEPTH) > CONFIG_MAX_DEPTH:
+        return Config(), [Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                     f"tables or arrays nest more than {CONFIG_MAX_DEPTH} deep; "
+                                     "kb's settings never do; ignored")]
     from pydantic import TypeAdapter, ValidationError
 
     validator = TypeAdapter(Config)
     diagnostics: list[Diagnostic] = []
     for _ in range(len(data) + 1):
         try:
-            return validator.validate_python(data), diagnostics
+            config = validator.validate_python(data)
+            return config, diagnostics + _check_paths(config, text)
         except ValidationError as exc:
             bad = set()
             for err in exc.errors():
                 loc = tuple(err["loc"])
-                message = ("unknown key" if err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
-                           else str(err["msg"]).lower())
-                dotted = ".".join(str(p) for p in loc)
+                unknown = err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
+                message = _unknown_key(loc) if unknown else str(err["msg"]).lower()
+                dotted = printable(".".join(str(p) for p in loc))
                 diagnostics.append(Diagnostic(CONFIG_NAME, _key_line(text, loc), "error",
                                               "config-error", f"'{dotted}': {message}"))
                 bad.add(str(loc[0]))
             for key in bad:
                 data.pop(key, None)
+        except (RecursionError, ValueError, TypeError) as exc:  # values pydantic cannot even read
+            return Config(), [*diagnostics, Diagnostic(CONFIG_NAME, 0, "error", "config-error",
+                                                       f"cannot be read as kb's settings: {exc}")]
     return Config(), diagnostics  # pragma: no cover - every pass removes a bad key
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    """'unknown key', with the key it most likely meant."""
+    fields: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
+    if len(loc) >= 3 and loc[0] == "series":
+        fields = tuple(f.name for f in dataclasses.fields(SeriesConfig))
+    elif len(loc) >= 2 and loc[0] == "folders":
+        fields = ("concept", "reading", "practice", "source")
+    close = difflib.get_close_matches(str(loc[-1]).lower(), fields, n=1, cutoff=0.6)
+    return f"unknown key; did you mean '{close[0]}'?" if close else \
+        f"unknown key (known: {', '.join(fields)})"
 
 
 def load_config(root: Path, memo: str | None = None
@@ -159,6 +267,9 @@ def config_from_memo(memo: str, text: str | None) -> tuple[Config, list[Diagnost
             return None
         values = dict(data["config"])
         values["series"] = [SeriesConfig(**s) for s in values["series"]]
-        return Config(**values), [Diagnostic(*d) for d in data["diagnostics"]]
+        config = Config(**values)
+        diagnostics = [Diagnostic(*d) for d in data["diagnostics"]]
     except (ValueError, KeyError, TypeError):
         return None
+    # The memo lives in .kb/, which a vault may bring along: its folders are checked again.
+    return config, diagnostics + _check_paths(config, text or "")

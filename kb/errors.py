@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"error": 0, "warning": 1, "info": 2}
+
+# Control and format characters, line/paragraph separators, lone surrogates (a file name that
+# is not valid UTF-8): none of them may reach a terminal as they are.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e"
+                          "\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on one terminal line: control characters, bidi overrides, line
+    separators and undecodable bytes are shown as escapes (`\\x0a`, `\\x1b`, `\\u202e`), so a
+    hostile file name or title can neither forge a diagnostic line nor drive the terminal."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +43,9 @@ class Diagnostic:
     message: str
 
     def format(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity}: {self.message} [{self.code}]"
+        """`path:line: severity: message [code]` on exactly one line, whatever the path holds."""
+        where = f"{printable(self.path)}:{self.line}" if self.line else printable(self.path)
+        return f"{where}: {self.severity}: {printable(self.message)} [{self.code}]"
 
     def as_dict(self) -> dict[str, object]:
         return {

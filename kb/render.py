@@ -1,17 +1,29 @@
-"""Jinja2 rendering: the vault's templates/ first, the built-in ones second; strict variables."""
+"""Jinja2 rendering: the vault's templates/ first, the built-in ones second; strict variables.
+
+A vault's templates are data from whoever wrote the vault, so they run in Jinja2's sandbox:
+every documented template feature works, but a template cannot reach Python internals
+(`''.__class__.__mro__`, `cycler.__init__.__globals__`) to run code. Template files are read
+only from inside the templates folder (no symlink out of it), as UTF-8."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
+from jinja2.loaders import split_template_path
 
 from kb.assemble import Article, citation
-from kb.errors import KbError
+from kb.errors import KbError, printable
+from kb.paths import NotReadableError, is_inside, read_regular_file
+
+TEMPLATE_MAX_BYTES = 1 << 20
 
 
 class TemplateError(KbError):
@@ -40,12 +52,45 @@ def _wikilink(target: str) -> str:
     return target if target.startswith("[[") else f"[[{target}]]"
 
 
+class VaultTemplateLoader(jinja2.BaseLoader):
+    """Templates from a vault's folder: regular UTF-8 files inside it, nothing a symlink or a
+    `..` leads to elsewhere. What cannot be read is an error naming the file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+
+    def get_source(self, environment: jinja2.Environment, template: str
+                   ) -> tuple[str, str, Callable[[], bool]]:
+        path = os.path.join(self.folder, *split_template_path(template))
+        if not os.path.lexists(path):
+            raise jinja2.TemplateNotFound(template)
+        shown = f"templates/{printable(template)}"
+        if not is_inside(path, self.folder):
+            raise TemplateError(f"{shown} is a symlink to a place outside the templates folder; "
+                                "not read")
+        try:
+            data = read_regular_file(path, TEMPLATE_MAX_BYTES)
+            mtime = os.path.getmtime(path)
+        except NotReadableError as exc:
+            raise TemplateError(f"{shown}: {exc}") from None
+        except OSError as exc:
+            raise TemplateError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        try:
+            source = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise TemplateError(f"{shown}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                                f"{exc.start}); save it as UTF-8") from None
+        return source, path, lambda: os.path.isfile(path) and os.path.getmtime(path) == mtime
+
+
 def environment(vault_templates: Path | None) -> jinja2.Environment:
+    """The template environment: the vault's templates first, the built-in ones second, all
+    rendered in Jinja2's sandbox."""
     loaders: list[jinja2.BaseLoader] = []
     if vault_templates is not None and vault_templates.is_dir():
-        loaders.append(jinja2.FileSystemLoader(str(vault_templates)))
+        loaders.append(VaultTemplateLoader(vault_templates))
     loaders.append(jinja2.FileSystemLoader(str(builtin_templates_dir())))
-    env = jinja2.Environment(
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "htm.j2", "xml.j2", "html"),
@@ -120,6 +165,11 @@ def render(env: jinja2.Environment, template_name: str, context: dict[str, Any])
     except jinja2.TemplateSyntaxError as exc:  # in a template included at render time
         raise TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: "
                             f"{exc.message}") from None
+    except jinja2.sandbox.SecurityError as exc:
+        line = _template_line(exc, template.filename)
+        where = f"{template.filename}:{line}" if line else str(template.filename)
+        raise TemplateError(f"{where}: the template tried something templates may not do "
+                            f"(kb renders them in a sandbox): {exc}") from None
     except jinja2.TemplateError as exc:
         line = _template_line(exc, template.filename)
         where = f"{template.filename}:{line}" if line else str(template.filename)

@@ -34,7 +34,12 @@ def _day(note: Note, modified: Mapping[str, float]) -> dt.date | None:
     if note.date is not None:
         return note.date
     stamp = modified.get(note.path)
-    return dt.date.fromtimestamp(stamp) if stamp is not None else None
+    if stamp is None:
+        return None
+    try:
+        return dt.date.fromtimestamp(stamp)
+    except (OverflowError, OSError, ValueError):  # an mtime no calendar holds (year 30,000)
+        return None
 
 
 def source_statuses(kg: KnowledgeGraph, *, today: dt.date, stalled_days: int = 30,

@@ -6,14 +6,24 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kb.config import Config, load_config
-from kb.errors import Diagnostic
+from kb.errors import Diagnostic, printable
 from kb.model import PARSER_VERSION, Note
+from kb.paths import (
+    NotReadableError,
+    confined,
+    describe_mode,
+    is_inside,
+    is_utf8_name,
+    read_regular_file,
+    too_large,
+)
 from kb.resolve import normalize
 
 # Below this many bytes to parse (about 400 typical notes, a tenth of a second of work),
@@ -45,11 +55,15 @@ class Vault:
 
     @property
     def articles_dir(self) -> Path:
-        return self.root / self.config.articles
+        """Where articles go; raises UnsafePathError if a symlink takes it out of the vault."""
+        return confined(self.root, self.root / self.config.articles)
 
     @property
-    def templates_dir(self) -> Path:
-        return self.root / self.config.templates
+    def templates_dir(self) -> Path | None:
+        """The vault's templates folder; None (built-in templates only) if it leads out of
+        the vault, which load_vault reports."""
+        folder = self.root / self.config.templates
+        return folder if is_inside(folder, self.root) else None
 
 
 def notes_dir_for(root: Path, config: Config) -> Path:
@@ -66,35 +80,56 @@ class NoteFile:
     rel: str  # notes-relative, without .md
     size: int
     mtime_ns: int
+    ctime_ns: int = 0
+    ino: int = 0
+    linked: bool = False  # reached through a symlink (whose target stays in the vault)
 
 
 def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
     """Markdown files (sorted, with their stat) and attachment paths under the notes folder.
 
-    Hidden entries, and the articles and templates folders, are never notes."""
+    Hidden entries, and the articles and templates folders, are never notes. Only regular
+    files are notes; a symlink is followed only when its target is inside the vault; a name
+    that is not UTF-8 or a file over `max_note_bytes` is a diagnostic, not a note."""
     excluded = {(vault.root / vault.config.articles).resolve(),
                 (vault.root / vault.config.templates).resolve()}
     markdown: list[NoteFile] = []
     attachments: set[str] = set()
     base = vault.notes_dir
     base_prefix = len(str(base)) + 1
-    root_prefix = len(str(vault.root)) + 1
-    inside_root = str(base) == str(vault.root) or str(base).startswith(str(vault.root) + os.sep)
+    root = str(vault.root)
+    root_prefix = len(root) + 1
+    inside_root = str(base) == root or str(base).startswith(root + os.sep)
+    limit = vault.config.max_note_bytes
     pending = [str(base)]
     seen_folders = {os.path.realpath(base)}  # a symlink back up the tree must not loop forever
+
+    def skip(path: str, severity: str, code: str, message: str) -> None:
+        vault.diagnostics.append(Diagnostic(vault.relpath(Path(path)), 0, severity,  # type: ignore[arg-type]
+                                            code, message))
+
     # Plain strings rather than pathlib here: this loop runs once per file on every command.
     while pending:
         folder = pending.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            vault.diagnostics.append(Diagnostic(vault.relpath(Path(folder)), 0, "error", "io-error",
-                                                f"cannot read folder: {exc.strerror}"))
+            skip(folder, "error", "io-error", f"cannot read folder: {exc.strerror}")
             continue
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if not is_utf8_name(name):
+                skip(entry.path, "error", "bad-file-name",
+                     f"the name {printable(name)!r} is not valid UTF-8; skipped (rename it)")
                 continue
             try:
+                linked = entry.is_symlink()
+                if linked and not is_inside(entry.path, root):
+                    skip(entry.path, "warning", "outside-vault",
+                         "a symlink to a place outside the vault; not followed")
+                    continue
                 if entry.is_dir():
                     real = os.path.realpath(entry.path)
                     if real not in seen_folders and Path(real) not in excluded:
@@ -102,32 +137,50 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                         pending.append(entry.path)
                     continue
                 rel_path = entry.path[base_prefix:].replace(os.sep, "/")
-                if entry.name.lower().endswith(".md"):
-                    stat = entry.stat()
+                if name[-3:].lower() == ".md":
+                    info = entry.stat()
+                    if not stat.S_ISREG(info.st_mode):
+                        skip(entry.path, "error", "not-a-file",
+                             f"{describe_mode(info.st_mode)}, not a note file; skipped")
+                        continue
+                    if info.st_size > limit:
+                        skip(entry.path, "error", "too-large",
+                             f"the note is {too_large(info.st_size, limit)}")
+                        continue
                     shown = (entry.path[root_prefix:].replace(os.sep, "/") if inside_root
                              else vault.relpath(Path(entry.path)))
-                    markdown.append(NoteFile(entry.path, shown, rel_path[:-3], stat.st_size,
-                                             stat.st_mtime_ns))
+                    markdown.append(NoteFile(entry.path, shown, rel_path[:-3], info.st_size,
+                                             info.st_mtime_ns, info.st_ctime_ns, info.st_ino, linked))
                 else:
                     attachments.add(normalize(rel_path))
             except OSError as exc:
-                vault.diagnostics.append(Diagnostic(vault.relpath(Path(entry.path)), 0, "error",
-                                                    "io-error", f"cannot read: {exc.strerror}"))
+                skip(entry.path, "error", "io-error", f"cannot read: {exc.strerror}")
     markdown.sort(key=lambda f: f.shown)
     return markdown, attachments
+
+
+def read_note_file(item: NoteFile, limit: int) -> bytes:
+    """A note's bytes: a regular file, at most `limit` bytes, never blocking (see kb.paths)."""
+    return read_regular_file(item.path, limit, follow=item.linked)
 
 
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _read_and_parse(item: tuple[str, str, str]) -> tuple[Note | None, str, str | None]:
-    """Worker: (path, shown, rel) → (note, digest, error). Module-level so processes can run it."""
+# What a worker is given per file: (path, shown, rel, follow symlinks, size limit).
+Item = tuple[str, str, str, bool, int]
+
+
+def _read_and_parse(item: Item) -> tuple[Note | None, str, str | None]:
+    """Worker: (path, shown, rel, …) → (note, digest, error). Module-level so processes can run it."""
     from kb.parse import parse_note
 
-    path, shown, rel = item
+    path, shown, rel, follow, limit = item
     try:
-        data = Path(path).read_bytes()
+        data = read_regular_file(path, limit, follow=follow)
+    except NotReadableError as exc:
+        return None, "", str(exc)
     except OSError as exc:
         return None, "", exc.strerror or str(exc)
     return parse_note(shown, rel, data), _digest(data), None
@@ -141,7 +194,7 @@ Parsed = tuple[Note | None, str, str | None, str | None]
 Sent = tuple[str | None, str, Note | None, str, str | None]
 
 
-def _parse_chunk_in_worker(chunk: list[tuple[str, str, str]]) -> list[Sent]:
+def _parse_chunk_in_worker(chunk: list[Item]) -> list[Sent]:
     """Worker: like _read_and_parse for each file, but a note travels back as its cache record
     and body: a fifth of the cost of pickling it, and the record is what the cache stores."""
     from kb.cache import note_to_record
@@ -154,17 +207,17 @@ def _parse_chunk_in_worker(chunk: list[tuple[str, str, str]]) -> list[Sent]:
             continue
         try:
             sent.append((note_to_record(note), note.body, None, digest, None))
-        except (TypeError, ValueError):  # a front-matter value JSON cannot hold: send the note
+        except (TypeError, ValueError, RecursionError):  # a value JSON cannot hold: send the note
             sent.append((None, "", note, digest, None))
     return sent
 
 
-def _parse_all(files: list[NoteFile], progress: Progress | None,
+def _parse_all(files: list[NoteFile], limit: int, progress: Progress | None,
                meanwhile: Callable[[], None] | None = None) -> list[Parsed]:
     """Parse files (in worker processes when there is enough to do), results in file order."""
     import kb.parse  # noqa: F401 - imported before forking so workers start warm
 
-    items = [(f.path, f.shown, f.rel) for f in files]
+    items: list[Item] = [(f.path, f.shown, f.rel, f.linked, limit) for f in files]
     total = len(items)
     workers = min(os.cpu_count() or 1, 8)
     if sum(f.size for f in files) >= PARALLEL_MIN_BYTES and total > 1 and workers > 1:
@@ -211,7 +264,7 @@ def byte_chunks(sizes: list[int], workers: int) -> list[list[int]]:
     return chunks
 
 
-def _parse_in_workers(files: list[NoteFile], items: list[tuple[str, str, str]], workers: int,
+def _parse_in_workers(files: list[NoteFile], items: list[Item], workers: int,
                       context: Any, progress: Progress | None,
                       meanwhile: Callable[[], None] | None) -> list[Parsed]:
     from concurrent.futures import ProcessPoolExecutor
@@ -231,12 +284,13 @@ def _parse_in_workers(files: list[NoteFile], items: list[tuple[str, str, str]], 
     return [found[index] for index in range(len(items))]
 
 
-def _notes_from_workers(items: list[tuple[str, str, str]], sent: list[Sent]) -> list[Parsed]:
+def _notes_from_workers(items: list[Item], sent: list[Sent]) -> list[Parsed]:
     from kb.cache import decode_records, record_to_note
 
     decoded = iter(decode_records([record for record, *_ in sent if record is not None]))
     results: list[Parsed] = []
-    for (_path, shown, rel), (record, body, note, digest, error) in zip(items, sent, strict=True):
+    for (_path, shown, rel, _follow, _limit), (record, body, note, digest, error) in zip(
+            items, sent, strict=True):
         if record is not None:
             data = next(decoded)
             if data is None:  # pragma: no cover - a worker's own JSON always decodes
@@ -258,6 +312,8 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
         CachedRow,
         FreshRow,
         NoteCache,
+        checksum,
+        clamp_stamp,
         decode_records,
         record_to_note,
     )
@@ -266,6 +322,10 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}/{RECORD_FORMAT}") if use_cache else None
     cached: dict[str, CachedRow] = {}
     notices = []
+    if cache is not None and not cache.stays_inside(root):
+        notices.append(".kb/ (or a file in it) is a symlink to a place outside the vault; "
+                       "the cache is not used")
+        cache = None
     if cache is not None:
         try:
             cached = cache.load()
@@ -276,10 +336,21 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     config, diagnostics, config_memo = load_config(root, cache.config_memo if cache else None)
     vault = Vault(root=root, config=config, notes_dir=notes_dir_for(root, config),
                   diagnostics=list(diagnostics), notices=notices)
-    if not vault.notes_dir.is_dir():
-        missing = vault.relpath(vault.notes_dir)
-        vault.diagnostics.append(Diagnostic("kb.toml", 0, "error", "config-error",
-                                            f"notes folder '{missing}' does not exist"))
+    for key in ("articles", "templates"):
+        if not is_inside(root / getattr(config, key), root):
+            vault.diagnostics.append(Diagnostic(
+                "kb.toml", 0, "error", "outside-vault",
+                f"the {key} folder '{printable(getattr(config, key))}' is a symlink to a place "
+                f"outside the vault; kb will not " + ("write there" if key == "articles" else
+                                                      "read templates from it")))
+    problem = None
+    if not is_inside(vault.notes_dir, root):
+        problem = (f"notes folder '{printable(config.notes or 'notes')}' leads outside the vault "
+                   "(a symlink); no notes were read")
+    elif not vault.notes_dir.is_dir():
+        problem = f"notes folder '{printable(vault.relpath(vault.notes_dir))}' does not exist"
+    if problem is not None:
+        vault.diagnostics.append(Diagnostic("kb.toml", 0, "error", "config-error", problem))
         if cache is not None:
             cache.close()
         return vault
@@ -291,53 +362,57 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     fresh: list[FreshRow] = []
     reuse: list[tuple[NoteFile, CachedRow, bool]] = []  # (file, its row, touched but unchanged)
     racy_after = (cache.written_at - RACY_SECONDS) * 1e9 if cache is not None else 0
+    limit = config.max_note_bytes
     for item in files:
         row = cached.get(item.shown)
         if row is None or row.rel != item.rel:
             to_parse.append(item)
-        elif row.size == item.size and row.mtime_ns == item.mtime_ns and item.mtime_ns < racy_after:
+        elif ((row.size, row.mtime_ns, row.ctime_ns, row.ino)
+              == (item.size, clamp_stamp(item.mtime_ns), clamp_stamp(item.ctime_ns), clamp_stamp(item.ino))
+              and item.ctime_ns < racy_after):
             reuse.append((item, row, False))
         else:
             try:
-                with open(item.path, "rb") as handle:
-                    data = handle.read()
-            except OSError:
+                data = read_note_file(item, limit)
+            except (OSError, NotReadableError):
                 to_parse.append(item)  # parsing reports it
                 continue
             if _digest(data) == row.digest:  # touched (or too recent to trust), not changed
-                reuse.append((item, row, (row.size, row.mtime_ns) != (item.size, item.mtime_ns)))
+                reuse.append((item, row, True))
             else:
                 to_parse.append(item)
 
     for (item, row, touched), record in zip(reuse, decode_records([r.record for _, r, _ in reuse]),
                                             strict=True):
         try:
-            if record is None:
-                raise ValueError("not JSON")
+            if record is None or checksum(row.record, row.body) != row.check:
+                raise ValueError("not the record kb wrote")
             note = record_to_note(item.shown, item.rel, record, row.body)
         except (ValueError, KeyError, TypeError):
             to_parse.append(item)  # an unreadable record is simply parsed again
             continue
         by_path[item.shown] = note
         if touched:
-            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, row.digest, note))
+            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, item.ctime_ns, item.ino,
+                                  row.digest, note))
 
     if to_parse:
-        results = _parse_all(to_parse, progress, meanwhile)
+        results = _parse_all(to_parse, limit, progress, meanwhile)
         for item, (note, digest, error, record) in zip(to_parse, results, strict=True):
             if note is None:
                 vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",
                                                     f"cannot read: {error}"))
                 continue
             by_path[item.shown] = note
-            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, digest, note, record))
+            fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, item.ctime_ns, item.ino,
+                                  digest, note, record))
     vault.parsed = len(to_parse)
     vault.notes = [by_path[f.shown] for f in files if f.shown in by_path]
 
     if cache is not None and (fresh or set(cached) != set(by_path) or config_memo is not None):
         try:
             cache.save(fresh, set(by_path), rebuild=not cached, config_memo=config_memo)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, OverflowError) as exc:
             vault.notices.append(f"could not update the cache in .kb/ ({exc}); "
                                  "results are correct, the next run parses again")
     if cache is not None:

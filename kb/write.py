@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 from kb.errors import KbError
+from kb.paths import UnsafePathError, confined, read_regular_file
 from kb.resolve import normalize
 
+__all__ = ["UnsafePathError", "atomic_write", "create_new_file", "safe_output_path", "write_article"]
+
 RECORD_FILE = Path(".kb") / "generated.json"
-
-
-class UnsafePathError(KbError):
-    """An output path would leave the articles folder."""
+RECORDS_MAX_BYTES = 16 << 20
 
 
 class EditedArticleError(KbError):
@@ -53,13 +53,10 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def safe_output_path(folder: Path, relative: str) -> Path:
-    """folder / relative, refusing anything that would resolve outside folder."""
-    base = folder.resolve()
-    target = (base / relative).resolve()
-    if not target.is_relative_to(base) or target == base:
-        raise UnsafePathError(f"refusing to write {relative!r}: it is outside {folder}")
-    return target
+def safe_output_path(folder: Path, relative: str, root: Path | None = None) -> Path:
+    """folder / relative, refusing anything that would resolve outside folder (or `folder`
+    itself outside the vault `root`, when given)."""
+    return confined(root or folder, folder, relative)
 
 
 def create_new_file(folder: Path, stem: str, suffix: str, text: str,
@@ -110,14 +107,18 @@ class Records:
     @classmethod
     def load(cls, root: Path) -> Records:
         try:
-            data = json.loads((root / RECORD_FILE).read_text(encoding="utf-8"))
+            path = confined(root, root / RECORD_FILE.parent, RECORD_FILE.name)
+            data = json.loads(read_regular_file(str(path), RECORDS_MAX_BYTES))
             entries = data.get("articles", {}) if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, KbError):  # absent, unreadable or not kb's: as if absent
             entries = {}
-        return cls(root, entries if isinstance(entries, dict) else {})
+        well_formed = {key: value for key, value in entries.items()
+                       if isinstance(value, dict) and isinstance(value.get("sha256"), str)
+                       } if isinstance(entries, dict) else {}
+        return cls(root, well_formed)
 
     def save(self) -> None:
-        atomic_write(self.root / RECORD_FILE,
+        atomic_write(confined(self.root, self.root / RECORD_FILE.parent, RECORD_FILE.name),
                      json.dumps({"articles": self.entries}, indent=2, sort_keys=True) + "\n")
 
 
@@ -127,7 +128,7 @@ WriteOutcome = Literal["written", "unchanged", "replaced-edit"]
 def write_article(root: Path, articles_dir: Path, relative: str, text: str, records: Records,
                   *, force: bool = False) -> tuple[Path, WriteOutcome]:
     """Write one article unless that would lose a hand edit. Raises EditedArticleError."""
-    path = safe_output_path(articles_dir, relative)
+    path = safe_output_path(articles_dir, relative, root)
     key = path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else str(path)
     outcome: WriteOutcome = "written"
     if path.exists():

@@ -70,7 +70,8 @@ def test_validated_config_is_remembered_until_kb_toml_changes(make_vault, monkey
     assert first.config.citations == "quarto" and first.config.stalled_days == 30
     problems = [d.format() for d in first.diagnostics]
     assert problems == ["kb.toml:2: error: 'stalled_days': input should be greater than or equal "
-                        "to 1 [config-error]", "kb.toml:3: error: 'nope': unknown key [config-error]"]
+                        "to 1 [config-error]",
+                        "kb.toml:3: error: 'nope': unknown key; did you mean 'notes'? [config-error]"]
 
     def no_validation(text: str | None) -> None:
         raise AssertionError("kb.toml was validated again although it did not change")
