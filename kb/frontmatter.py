@@ -14,9 +14,50 @@ from yaml.resolver import Resolver
 from kb.errors import Diagnostic
 
 try:  # the C loader is several times faster; both are safe loaders
-    from yaml import CSafeLoader as _SafeLoader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+# Bounds on what one note's front matter can make kb do (see docs/trust.md): YAML aliases can
+# make a dozen lines stand for billions of values, and nesting can be arbitrarily deep.
+MAX_VALUES = 10_000  # scalars, lists and mappings, counting each alias as what it stands for
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 40  # a longer integer is kept as its text (Python will not print 4,300+ digits)
+_INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+def _int_or_text(loader: Any, node: yaml.ScalarNode) -> Any:
+    if len(node.value) > MAX_INT_DIGITS:
+        return node.value
+    return SafeConstructor.construct_yaml_int(loader, node)
+
+
+def _timestamp_or_text(loader: Any, node: yaml.ScalarNode) -> Any:
+    try:
+        return SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError):  # 2026-02-30: reported by _check_nodes, kept as text
+        return node.value
+
+
+class _SafeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """PyYAML's safe loader, but a date that does not exist or a huge integer stays text."""
+
+
+_SafeLoader.add_constructor(_INT_TAG, _int_or_text)
+_SafeLoader.add_constructor(_TIMESTAMP_TAG, _timestamp_or_text)
+
+
+def _plain(value: Any) -> Any:
+    """Sets and YAML's ordered pairs as lists (sets sorted), so every value has one order on
+    every run and reads back from the cache as it was."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=lambda v: (type(v).__name__, repr(v)))
+    return value
 
 
 def _flatten(value: Any) -> Any:
@@ -78,6 +119,9 @@ class FrontMatter(BaseModel):
 
 
 KNOWN_FIELDS: tuple[str, ...] = tuple(FrontMatter.model_fields)
+# Fields whose bad value is a warning that keeps the value as written (other tools use them
+# loosely: `type: book`, `date: March 2021`, `order: first`); kb just does not use it.
+LENIENT_FIELDS = frozenset({"type", "date", "order"})
 
 
 def _edit_distance_at_most_one(a: str, b: str) -> bool:
@@ -133,25 +177,19 @@ def load_yaml(
     loader = _SafeLoader(text)
     try:
         node = loader.get_single_node()
+        problems = _check_nodes(node, path, first_line) if node is not None else []
+        if any(d.severity == "error" for d in problems):
+            return None, problems
         data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        context = getattr(exc, "context_mark", None)
-        # An unclosed bracket or quote is found only at the end of the text: point at
-        # where it was opened instead.
-        if context is not None and (mark is None or mark.index >= len(text.rstrip())):
-            mark = context
-        line = first_line + mark.line if mark is not None else first_line
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [Diagnostic(path, line, "error", "yaml-error",
-                                 f"front matter is not valid YAML: {problem}")]
-    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2024-02-31
+        return None, [_yaml_error(exc, text, path, first_line)]
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         return None, [Diagnostic(path, first_line, "error", "yaml-error",
                                  f"front matter is not valid YAML: {exc}")]
     finally:
         loader.dispose()
     if data is None:
-        return RawFrontMatter({}, {}, {}), []
+        return RawFrontMatter({}, {}, {}), problems
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return None, [Diagnostic(path, first_line, "error", "frontmatter-not-mapping",
                                  f"front matter must be a mapping of fields, "
@@ -163,10 +201,133 @@ def load_yaml(
         key_lines[key] = first_line + key_node.start_mark.line
         if isinstance(value_node, yaml.SequenceNode):
             item_lines[key] = [first_line + item.start_mark.line for item in value_node.value]
+    data = _plain(data)
     # Keys that are not strings (`1: x`, `null: y`) are turned into strings so
     # templates and diagnostics can name them.
     clean = {str(k): v for k, v in data.items()}
-    return RawFrontMatter(clean, key_lines, item_lines), []
+    return RawFrontMatter(clean, key_lines, item_lines), problems
+
+
+# PyYAML's messages, with what to do about the common ones.
+_YAML_HINTS = (
+    ("mapping values are not allowed", "a value holding ': ' must be quoted, "
+                                       "e.g. title: \"Eigenvalues: a primer\""),
+    ("found undefined alias", "a value starting with '*' must be quoted"),
+    ("expected alphabetic or numeric character", "a value starting with '*' or '&' must be quoted"),
+    ("that cannot start any token", "quote a value that starts with @ or `"),
+    ("did not find expected ',' or ']'", "inside [ ], quote each item that holds [[, ]], ',' or ':', "
+                                         "e.g. [\"[[a]]\", \"[[b]]\"]"),
+    ("did not find expected key", "check the indentation of this line and the one above"),
+)
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, path: str, first_line: int) -> Diagnostic:
+    """One diagnostic, on one line, at the line the problem is on, with a hint where one helps."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow at all
+        line = first_line + text.count("\n", 0, max(exc.position, 0))
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return Diagnostic(path, line, "error", "yaml-error",
+                          f"front matter holds the control character U+{ord(char):04X}, which YAML "
+                          "does not allow; remove it")
+    mark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    # An unclosed bracket or quote is found only at the end of the text: point at
+    # where it was opened instead.
+    if context is not None and (mark is None or mark.index >= len(text.rstrip())):
+        mark = context
+    line = first_line + mark.line if mark is not None else first_line
+    problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+    hint = next((h for needle, h in _YAML_HINTS if needle in problem), None)
+    found = getattr(exc, "problem_mark", None)
+    if found is not None and 0 <= found.index < len(text) and text[found.index] == "\t":
+        hint = "YAML does not allow tabs for indentation: use spaces"
+    return Diagnostic(path, line, "error", "yaml-error", f"front matter is not valid YAML: {problem}"
+                      + (f" (hint: {hint})" if hint else ""))
+
+
+def _check_nodes(root: yaml.Node, path: str, first_line: int) -> list[Diagnostic]:
+    """What the composed YAML would make kb do, before it is constructed: more values than
+    MAX_VALUES once aliases are expanded, nesting deeper than MAX_DEPTH or a recursive alias
+    (errors); a date that does not exist, an integer too long to use, a key written twice
+    (warnings, the rest is kept)."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    diagnostics: list[Diagnostic] = []
+    seen_scalars: set[int] = set()
+    # Iterative post-order walk: every node once (aliases are the same node object).
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_VALUES + 1)
+            depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return [Diagnostic(path, first_line + node.start_mark.line, "error", "yaml-too-large",
+                               "front matter holds a recursive alias (a value that contains "
+                               "itself); kb cannot use it")]
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key], depths[key] = 1, 0
+            if key not in seen_scalars:
+                seen_scalars.add(key)
+                diagnostics.extend(_check_scalar(node, path, first_line))
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+        if len(on_path) > MAX_DEPTH:
+            break
+    if len(on_path) > MAX_DEPTH or depths.get(id(root), 0) > MAX_DEPTH:
+        return [Diagnostic(path, first_line + root.start_mark.line, "error", "yaml-too-large",
+                           f"front matter nests more than {MAX_DEPTH} levels deep; kb reads no "
+                           "deeper")]
+    if sizes.get(id(root), 0) > MAX_VALUES:
+        line = first_line + root.start_mark.line
+        if isinstance(root, yaml.MappingNode):  # point at the field that holds the most
+            biggest = max(root.value, key=lambda pair: sizes.get(id(pair[1]), 0))
+            line = first_line + biggest[0].start_mark.line
+        return [Diagnostic(path, line, "error", "yaml-too-large",
+                           f"front matter stands for more than {MAX_VALUES:,} values once its "
+                           "aliases (*name) are expanded; kb does not read it")]
+    if isinstance(root, yaml.MappingNode):
+        lines: dict[str, int] = {}
+        for key_node, _value in root.value:
+            name = str(key_node.value)
+            line = first_line + key_node.start_mark.line
+            if name in lines:
+                diagnostics.append(Diagnostic(path, line, "warning", "duplicate-key",
+                                              f"'{name}' is written twice (also on line "
+                                              f"{lines[name]}); the value on this line is used"))
+            lines[name] = line
+    return diagnostics
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_scalar(node: yaml.ScalarNode, path: str, first_line: int) -> list[Diagnostic]:
+    line = first_line + node.start_mark.line
+    if node.tag == _INT_TAG and len(node.value) > MAX_INT_DIGITS:
+        return [Diagnostic(path, line, "warning", "invalid-value",
+                           f"an integer of {len(node.value):,} characters is kept as text")]
+    if node.tag == _TIMESTAMP_TAG:
+        try:
+            SafeConstructor.construct_yaml_timestamp(_CONSTRUCTOR, node)
+        except (ValueError, OverflowError):
+            return [Diagnostic(path, line, "warning", "invalid-date",
+                               f"'{node.value}' is not a date that exists; kept as text")]
+    return []
 
 
 # -- the common case without PyYAML -----------------------------------------------------
@@ -211,7 +372,7 @@ def _scalar(raw: str) -> Any:
         raise _NotSimple
     for tag, pattern in _RESOLVERS.get(first, ()):
         if pattern.match(raw):
-            if tag not in _SCALAR_TAGS:
+            if tag not in _SCALAR_TAGS or (tag == _INT_TAG and len(raw) > MAX_INT_DIGITS):
                 raise _NotSimple
             try:
                 return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, raw))
@@ -309,6 +470,7 @@ def validate(raw: RawFrontMatter, path: str) -> tuple[FrontMatter, list[Diagnost
     """Validate known fields; a bad field is reported at its line and dropped, the rest kept."""
     data = dict(raw.data)
     diagnostics: list[Diagnostic] = []
+    kept: dict[str, Any] = {}  # values of kb's fields that are not usable, kept as written
     for _ in range(len(KNOWN_FIELDS) + 1):
         try:
             model = FrontMatter.model_validate(data)
@@ -320,18 +482,29 @@ def validate(raw: RawFrontMatter, path: str) -> tuple[FrontMatter, list[Diagnost
                 if field_name in bad or field_name not in data:
                     continue
                 bad.add(field_name)
+                lenient = field_name in LENIENT_FIELDS
                 diagnostics.append(Diagnostic(
-                    path, raw.key_lines.get(field_name, 1), "error", "invalid-field",
-                    f"field '{field_name}': {_describe(err)} (got {data[field_name]!r})",
+                    path, raw.key_lines.get(field_name, 1), "warning" if lenient else "error",
+                    "invalid-field", f"field '{field_name}': {_describe(err)} "
+                    f"(got {_shown(data[field_name])})" + ("; kept as written" if lenient else ""),
                 ))
             if not bad:  # pragma: no cover - defensive: never loop forever
                 model = FrontMatter()
                 break
             for field_name in bad:
-                del data[field_name]
+                value = data.pop(field_name)
+                if field_name in LENIENT_FIELDS:
+                    kept[field_name] = value
+        except (ValueError, TypeError, OverflowError, RecursionError):  # pragma: no cover
+            model = FrontMatter()
+            break
     else:  # pragma: no cover
         model = FrontMatter()
+    if kept and model.__pydantic_extra__ is not None:
+        model.__pydantic_extra__.update(kept)
     for name in model.model_extra or {}:
+        if name in kept:
+            continue
         intended = near_miss(name)
         if intended is not None:
             diagnostics.append(Diagnostic(
@@ -339,6 +512,11 @@ def validate(raw: RawFrontMatter, path: str) -> tuple[FrontMatter, list[Diagnost
                 f"unknown field '{name}': did you mean '{intended}'?",
             ))
     return model, diagnostics
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "…"
 
 
 def _describe(err: Any) -> str:

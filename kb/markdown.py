@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
+from markdown_it.rules_inline.image import image as commonmark_image
 from markdown_it.rules_inline.link import link as commonmark_link
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -35,6 +37,19 @@ def split_wikilink(inner: str) -> tuple[str, str | None, str | None]:
     ) if bar else None
 
 
+def _next(state: StateInline, needle: str, pos: int) -> int:
+    """`state.src.find(needle, pos)`, remembered per inline parse. A paragraph of 80,000 `[[`
+    with no `]]` would otherwise search to its end from each one: quadratic time. The answer
+    for a later `pos` up to the last one found is the same, so each search runs once."""
+    memo: dict[str, tuple[int, int]] = state.__dict__.setdefault("_kb_next", {})
+    known = memo.get(needle)
+    if known is not None and known[0] <= pos and (known[1] < 0 or pos <= known[1]):
+        return known[1]
+    found = state.src.find(needle, pos)
+    memo[needle] = (pos, found)
+    return found
+
+
 def _wikilink_rule(state: StateInline, silent: bool) -> bool:
     """Inline rule for `[[target#frag|label]]` and `![[embed]]`, matched at state.pos."""
     src, pos = state.src, state.pos
@@ -42,11 +57,14 @@ def _wikilink_rule(state: StateInline, silent: bool) -> bool:
     if not embed and not src.startswith("[[", pos):
         return False
     start = pos + (3 if embed else 2)
-    end = src.find("]]", start, state.posMax + 1)
-    if end < 0:
+    end = _next(state, "]]", start)
+    if end < 0 or end + 2 > state.posMax + 1:
+        return False
+    newline, opening = _next(state, "\n", start), _next(state, "[[", start)
+    if 0 <= newline < end or 0 <= opening <= end - 2:
         return False
     inner = src[start:end]
-    if "\n" in inner or "[[" in inner or not inner.strip():
+    if not inner.strip():
         return False
     if not silent:
         target, fragment, label = split_wikilink(inner)
@@ -57,7 +75,7 @@ def _wikilink_rule(state: StateInline, silent: bool) -> bool:
             "fragment": fragment,
             "label": label,
             "embed": embed,
-            **_position(src, pos, src[pos : end + 2]),
+            **_position(state, pos, src[pos : end + 2]),
         }
     state.pos = end + 2
     return True
@@ -68,7 +86,7 @@ def _obsidian_comment_inline(state: StateInline, silent: bool) -> bool:
     src, pos = state.src, state.pos
     if not src.startswith("%%", pos):
         return False
-    end = src.find("%%", pos + 2)
+    end = _next(state, "%%", pos + 2)
     if end < 0:
         return False
     if not silent:
@@ -97,25 +115,55 @@ def _obsidian_comment_block(state: StateBlock, start: int, end: int, silent: boo
     return True
 
 
+def _can_close(state: StateInline, pos: int) -> bool:
+    """Whether a `]` follows `pos` in what is being parsed: without one no link label can
+    end, and markdown-it would still walk the rest of the paragraph (up to its nesting limit)
+    from every `[`."""
+    close = _next(state, "]", pos)
+    return 0 <= close < state.posMax
+
+
+def _image_if_it_can_close(state: StateInline, silent: bool) -> bool:
+    return _can_close(state, state.pos + 2) and commonmark_image(state, silent)
+
+
 def _link_with_position(state: StateInline, silent: bool) -> bool:
     """CommonMark's link rule, also recording on `link_open` how many lines precede it."""
+    if not _can_close(state, state.pos + 1):
+        return False
     before, start = len(state.tokens), state.pos
     matched = commonmark_link(state, silent)
     if matched and not silent:
         # push() may first flush pending text, so find the link_open itself.
         for token in state.tokens[before:]:
             if token.type == "link_open":
-                token.meta.update(_position(state.src, start, state.src[start : state.pos]))
+                token.meta.update(_position(state, start, state.src[start : state.pos]))
                 break
     return matched
 
 
-def _position(src: str, pos: int, literal: str) -> dict[str, object]:
+def _position(state: StateInline, pos: int, literal: str) -> dict[str, object]:
     """Where a link stands: lines before it, its exact text, and how many times that text
-    occurs earlier on its own line (so a later pass can find this very occurrence)."""
-    line_start = src.rfind("\n", 0, pos) + 1
-    return {"nl": src.count("\n", 0, pos), "literal": literal,
-            "occurrence": src.count(literal, line_start, pos)}
+    occurs earlier on its own line (so a later pass can find this very occurrence).
+
+    Counted on from the previous link of the parse rather than from the paragraph's start,
+    so a paragraph of many links costs linear, not quadratic, time. A link's text cannot
+    overlap another copy of itself (it opens with `[` or `!` and closes with `]` or `)`), so
+    counting from the previous copy gives the same number as counting from the line start."""
+    src = state.src
+    memo: dict[str, Any] = state.__dict__.setdefault("_kb_position", {"pos": 0, "nl": 0, "seen": {}})
+    if pos < memo["pos"]:  # not expected (links come in order), but stay correct
+        memo.update(pos=0, nl=0, seen={})
+    lines = memo["nl"] + src.count("\n", memo["pos"], pos)
+    memo["pos"], memo["nl"] = pos, lines
+    seen: dict[str, tuple[int, int, int]] = memo["seen"]  # literal → (line, position, count)
+    earlier = seen.get(literal)
+    if earlier is not None and earlier[0] == lines:
+        occurrence = earlier[2] + src.count(literal, earlier[1], pos)
+    else:
+        occurrence = src.count(literal, src.rfind("\n", 0, pos) + 1, pos)
+    seen[literal] = (lines, pos, occurrence)
+    return {"nl": lines, "literal": literal, "occurrence": occurrence}
 
 
 def _inline_where_links_can_be(state: StateCore) -> None:
@@ -209,6 +257,7 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
     md.inline.ruler.before("link", "wikilink", _wikilink_rule)
     md.inline.ruler.before("wikilink", "obsidian_comment", _obsidian_comment_inline)
     md.inline.ruler.at("link", _link_with_position)
+    md.inline.ruler.at("image", _image_if_it_can_close)
     md.block.ruler.before(
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},

@@ -26,6 +26,22 @@ def link_target(value: str) -> str:
     return target
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+
+
+def _looks_binary(data: bytes) -> bool:
+    """A file with NUL bytes is binary when it is not UTF-8, or when control bytes are more
+    than a tenth of its start; a note with a few NULs pasted into a code block is text."""
+    head = data[:8192]
+    if len(head) - len(head.translate(None, _CONTROL_BYTES)) > len(head) // 10:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def _decode(data: bytes, path: str) -> tuple[str, list[Diagnostic]]:
     try:
         return data.decode("utf-8"), []
@@ -71,7 +87,7 @@ def parse_note(path: str, rel: str, data: bytes) -> Note:
     without `.md`. Never raises on any input: problems become diagnostics."""
     note_id = rel.rpartition("/")[2]
     note = Note(path=path, rel=rel, id=note_id, title=note_id)
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data[:8192] and _looks_binary(data):
         note.loaded = False
         note.diagnostics.append(Diagnostic(path, 0, "error", "binary-file",
                                            "looks like a binary file, not a Markdown note; skipped"))
@@ -103,6 +119,13 @@ def parse_note(path: str, rel: str, data: bytes) -> Note:
         note.diagnostics.append(Diagnostic(
             path, 1, "error", "frontmatter-unclosed",
             "front matter opened with '---' is never closed by a '---' line; read as body text"))
+    elif text[:1] in ("\n", " ") and _LOOKS_LIKE_FRONT_MATTER.match(text.lstrip("\n ")):
+        leading = len(text) - len(text.lstrip("\n "))
+        line = text.count("\n", 0, leading) + 1
+        note.diagnostics.append(Diagnostic(
+            path, line, "warning", "frontmatter-not-first",
+            "this looks like front matter, but front matter must start on the first line "
+            "(as Obsidian reads it); read as body text: remove the blank lines above it"))
     note.body_line = body_start + 1
     note.body = text.split("\n", body_start)[-1] if body_start else text
     note.links.extend(extract_links(tokens))

@@ -192,7 +192,17 @@ GOOD = "---\ntype: concept\n---\n# Good\n"
 BAD_INPUTS = {
     "bad-yaml": ("---\ntitle: [oops\n---\n", "yaml-error", 2, "error"),
     "not-mapping": ("---\njust a string\n---\n", "frontmatter-not-mapping", 2, "error"),
-    "wrong-type": ("---\ntype: concept\norder: first\n---\n", "invalid-field", 3, "error"),
+    "wrong-type": ("---\ntype: practice\npractice: sometimes\n---\n", "invalid-field", 3, "error"),
+    "loose-order": ("---\ntype: concept\norder: first\n---\n", "invalid-field", 3, "warning"),
+    "impossible-date": ("---\ntype: concept\ntitle: T\ntags: [a]\n\n\ndate: 2026-02-30\n---\n",
+                        "invalid-date", 7, "warning"),
+    "duplicate-key": ("---\ntitle: A\ntitle: B\n---\n", "duplicate-key", 3, "warning"),
+    "control-character": ("---\ntitle: ok\nlocator: a\x01b\n---\n", "yaml-error", 3, "error"),
+    "alias-bomb": ("---\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                   "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                   "d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n---\n", "yaml-too-large", 5, "error"),
+    "deep-nesting": ("---\nx: " + "[" * 100 + "]" * 100 + "\n---\n", "yaml-too-large", 2, "error"),
     "near-miss": ("---\nprerequisite: [good]\n---\n", "near-miss-field", 2, "warning"),
     "non-utf8": (b"ok\n\xff\xfe broken\n", "encoding", 2, "error"),
     "binary": (b"\x00\x01\x02\x03binary", "binary-file", 0, "error"),

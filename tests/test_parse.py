@@ -75,12 +75,15 @@ def test_near_miss_field_names_the_intended_field() -> None:
     assert "'tags'" in messages[4]
 
 
-def test_wrong_type_is_an_error_at_the_field_line_and_other_fields_survive() -> None:
+def test_wrong_values_are_reported_at_their_line_and_other_fields_survive() -> None:
+    """kb's own strict fields (practice) are errors; type, date and order, which other tools
+    use loosely, are warnings that keep the value as written."""
     note = parse("---\ntype: lecture\ntitle: Kept\npractice: sometimes\ndate: tomorrow\n---\n")
-    assert codes(note) == [("invalid-field", 2, "error"), ("invalid-field", 4, "error"),
-                           ("invalid-field", 5, "error")]
+    assert codes(note) == [("invalid-field", 2, "warning"), ("invalid-field", 4, "error"),
+                           ("invalid-field", 5, "warning")]
     assert note.title == "Kept"
     assert note.type == "reading"
+    assert note.extra == {"type": "lecture", "date": "tomorrow"}
     assert "concept" in note.diagnostics[0].message and "lecture" in note.diagnostics[0].message
 
 
