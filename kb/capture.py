@@ -4,10 +4,11 @@ happen in kb.render and kb.write."""
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kb.errors import UnknownConceptError
+from kb.errors import BadArgumentError, Diagnostic, KbError, UnknownConceptError, printable
 from kb.graph import KnowledgeGraph
 from kb.mastery import closest, find_concept
 from kb.model import Note
@@ -31,6 +32,64 @@ class NoteRequest:
     source_fields: dict[str, Any] = field(default_factory=dict)  # kind, authors, year … for sources
 
 
+class NoteExistsError(KbError):
+    """`kb new concept X` where the vault already has a concept note for X."""
+
+
+class UnwritableNoteError(KbError):
+    """The rendered note would not read back as written: nothing was written."""
+
+    def __init__(self, template: str, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        details = "; ".join(f"line {d.line}: {d.message}" for d in diagnostics)
+        super().__init__(f"the template {template} made a note kb could not read back ({details}); "
+                         "nothing was written")
+
+
+def text_problem(value: str) -> str | None:
+    """Why a value given on the command line cannot go into a note, or None: bytes that were
+    not UTF-8, or a control character (which would end the YAML line or forge one)."""
+    for char in value:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return "is not valid UTF-8"
+        if unicodedata.category(char) == "Cc" and char != "\t" or code in (0x2028, 0x2029):
+            return f"holds the control character U+{code:04X}"
+    return None
+
+
+def one_line(text: str) -> str:
+    """`text` as one line: runs of white space (newlines from a wrapped .bib field) become one
+    space, other control characters are dropped."""
+    joined = " ".join(text.split())
+    return "".join(ch for ch in joined if unicodedata.category(ch) != "Cc")
+
+
+def check_text_values(request: NoteRequest) -> None:
+    """Refuse what `kb new` cannot write into a note (see text_problem)."""
+    named = [("TITLE", request.title), ("--source", request.source or ""),
+             ("--locator", request.locator or ""),
+             *(("--concept", c) for c in request.concepts),
+             *(("--prerequisite", c) for c in request.prerequisites), *(("--tag", t) for t in request.tags)]
+    for option, value in named:
+        problem = text_problem(value)
+        if problem:
+            raise BadArgumentError(f"{option} '{printable(value)}' {problem}; kb will not write it "
+                                   "into a note")
+
+
+def verify_readable(text: str, template: str) -> list[Diagnostic]:
+    """Parse a rendered note as kb will read it: refuse it if that gives an error; return the
+    lesser diagnostics, to be shown."""
+    from kb.parse import parse_note
+
+    found = parse_note("new.md", "new", text.encode("utf-8")).diagnostics
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
+        raise UnwritableNoteError(template, errors)
+    return found
+
+
 def note_stem(title: str) -> str:
     """The file name (without .md) for a note titled `title`: a slug that keeps every script."""
     return slugify(title, "note")
@@ -45,12 +104,31 @@ def _hint(suggestions: list[str]) -> str:
 
 
 def _concept_name(kg: KnowledgeGraph, name: str, warnings: list[str]) -> str:
+    """A concept as the vault knows it; a new one by the id `kb new concept NAME` would give
+    it, so that writing its note later makes it one concept, not two."""
     try:
         return find_concept(kg, name).key
     except UnknownConceptError as exc:
+        stem = note_stem(name)
         warnings.append(f"concept '{name}' is not in the vault yet{_hint(exc.suggestions)}; "
-                        "the note names it anyway")
-        return name.strip()
+                        f"the note names it '{stem}', the id `kb new concept` will give it")
+        return stem
+
+
+def check_new_concept(kg: KnowledgeGraph, title: str) -> None:
+    """`kb new concept TITLE` when a concept note for TITLE (by id, title or alias) exists:
+    a second one would split the concept in two."""
+    wanted = {normalize(title), normalize(note_stem(title))}
+    for concept in kg.concepts.values():
+        note = concept.definition
+        if note is None:
+            continue
+        names = {normalize(concept.key), normalize(note.title), *(normalize(a) for a in note.aliases)}
+        if wanted & names:
+            raise NoteExistsError(
+                f"the concept '{concept.title}' already has a note: {note.path}. To add to it, "
+                f"write a reading or practice note about it (kb new reading TITLE --concept "
+                f"{concept.key}); to make a different concept, give it another title")
 
 
 def find_source(kg: KnowledgeGraph, name: str) -> Note | None:

@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 import click
 
 from kb import __version__
-from kb.errors import CycleError, Diagnostic, KbError, UnknownConceptError
+from kb.errors import BadArgumentError, CycleError, Diagnostic, KbError, UnknownConceptError, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 LEVEL_CHOICES = ("read", "exercise", "code", "project")
 PROGRESS_MIN_FILES = 2000  # about a second of parsing on a 2-core machine
+BIB_MAX_BYTES = 256 << 20  # a BibTeX library, however large, is not a gigabyte
 
 
 # -- shared options -------------------------------------------------------------------
@@ -147,7 +148,7 @@ def _user_errors() -> Iterator[None]:
     """Turn kb's own exceptions into a clean message and the SPEC's exit status."""
     try:
         yield
-    except UnknownConceptError as exc:
+    except (UnknownConceptError, BadArgumentError) as exc:
         raise click.UsageError(str(exc)) from None
     except CycleError as exc:
         for diag in exc.diagnostics:
@@ -241,8 +242,11 @@ def _open_editor(path: Path) -> None:
         return
     try:
         subprocess.run([*shlex.split(editor), str(path)], check=False)
+    except ValueError as exc:  # an unbalanced quote in $EDITOR
+        click.echo(f"kb: warning: --edit: cannot read the editor command {printable(editor)!r} "
+                   f"({exc}); the note was written: {path}", err=True)
     except OSError as exc:
-        click.echo(f"kb: warning: --edit: could not run {editor!r}: {exc}", err=True)
+        click.echo(f"kb: warning: --edit: could not run {printable(editor)!r}: {exc}", err=True)
 
 
 @main.command()
@@ -278,8 +282,16 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
     """
     import datetime as dt
 
-    from kb.capture import NoteRequest, check_request, note_context, note_stem, template_name
-    from kb.parse import parse_note
+    from kb.capture import (
+        NoteRequest,
+        check_new_concept,
+        check_request,
+        check_text_values,
+        note_context,
+        note_stem,
+        template_name,
+        verify_readable,
+    )
     from kb.render import environment, render
     from kb.resolve import normalize
     from kb.write import create_new_file
@@ -288,17 +300,23 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
         raise click.UsageError("TITLE is empty")
     if practice and note_type != "practice":
         raise click.UsageError("--practice is only for practice notes")
+    asked = NoteRequest(type=note_type, title=title.strip(), concepts=concepts, source=source,
+                        locator=locator, practice=practice, prerequisites=prerequisites, tags=tags)
+    with _user_errors():
+        check_text_values(asked)
     kg = _load(ctx, quiet=True)
     vault = kg.vault
     _refuse_on_config_errors(kg)
-    request, warnings = check_request(kg, NoteRequest(
-        type=note_type, title=title.strip(), concepts=concepts, source=source, locator=locator,
-        practice=practice, prerequisites=prerequisites, tags=tags))
+    with _user_errors():
+        if note_type == "concept":
+            check_new_concept(kg, asked.title)
+    request, warnings = check_request(kg, asked)
     stem = note_stem(request.title)
     with _user_errors():
         folder = _type_folder(vault, note_type)
         text = render(environment(vault.templates_dir), template_name(note_type),
                       note_context(request, today=dt.date.today(), stem=stem))
+        lesser = verify_readable(text, template_name(note_type))
         taken = {normalize(n.id) for n in vault.notes}
         path = create_new_file(folder, stem, ".md", text, taken)
     for warning in warnings:
@@ -308,9 +326,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
         where = f" ({', '.join(existing)})" if existing else ""
         click.echo(f"kb: note: a note named '{stem}' exists{where}; this one is '{path.stem}'",
                    err=True)
-    shown = vault.relpath(path)
-    rel = path.relative_to(vault.notes_dir.resolve()).with_suffix("").as_posix()
-    for diag in parse_note(shown, rel, text.encode("utf-8")).diagnostics:
+    for diag in lesser:
         click.echo(f"kb: warning: the template {template_name(note_type)} made a note with a "
                    f"problem: {diag.format()}", err=True)
     click.echo(_shown_path(path))
@@ -405,7 +421,7 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
     import datetime as dt
 
     from kb.bibtex import parse_bibtex
-    from kb.capture import NoteRequest, note_context, template_name
+    from kb.capture import NoteRequest, note_context, one_line, template_name, verify_readable
     from kb.render import environment, render
     from kb.resolve import normalize
     from kb.slug import file_stem
@@ -414,8 +430,14 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
 
     kg = _load(ctx, quiet=True)
     vault = kg.vault
-    bib_path = Path(bib_file)
-    data = bib_path.read_bytes()
+    if not dry_run:
+        _refuse_on_config_errors(kg)
+    from kb.paths import NotReadableError, read_regular_file
+
+    try:
+        data = read_regular_file(bib_file, BIB_MAX_BYTES)
+    except (OSError, NotReadableError) as exc:
+        raise click.ClickException(f"cannot read {printable(bib_file)}: {exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -449,10 +471,16 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
                     click.echo(f"already in   {key} ({where})")
                 continue
             stem = file_stem(key, "source")
-            request = NoteRequest(type="source", title=item.entry.title,
+            request = NoteRequest(type="source", title=one_line(item.entry.title),
                                   source_fields={**item.entry.note_fields(), "status": status})
             note_text = render(env, template_name("source"),
                                note_context(request, today=dt.date.today(), stem=stem))
+            try:
+                verify_readable(note_text, template_name("source"))
+            except KbError as exc:
+                problems.append(Diagnostic(bib_file, item.entry.line, "error", "bibtex-unwritable",
+                                           f"entry '{key}': {exc}"))
+                continue
             counts["created"] += 1
             if dry_run:
                 click.echo(f"would create {vault.relpath(folder / (stem + '.md'))}")

@@ -64,8 +64,8 @@ class KbError(Exception):
     """Base of every error kb raises on purpose; its str() is the user-facing text."""
 
 
-class VaultError(KbError):
-    """The vault cannot be used at all (missing folder, unreadable config)."""
+class BadArgumentError(KbError):
+    """A value given on the command line cannot be used (usage error, exit 2)."""
 
 
 class UnknownConceptError(KbError):

@@ -235,6 +235,7 @@ class _Builder:
             concept.title = (concept.definition.title if concept.definition
                              else defining.title if defining is not None else concept.key)
             concept.level = _level(concept.notes)
+        self.diagnostics.extend(self.phantom_concepts())
         kg = KnowledgeGraph(self.concepts, self.notes, self.note_keys, self.resolver,
                             self.diagnostics, self.sites, self.cites, extra_sources=self.extra_sources,
                             note_edges=self.edges)
@@ -242,6 +243,33 @@ class _Builder:
         self.diagnostics.extend(cycle_diagnostics(kg, components))
         _count_unblocks(kg, components)
         return kg
+
+    def phantom_concepts(self) -> list[Diagnostic]:
+        """A prerequisite with no note whose name is another concept's title or slug
+        (`matrix rank` for `matrix-rank`, titled "Matrix rank"): almost surely meant to be that
+        concept. Links resolve by file name, as in Obsidian, so kb says so rather than guess."""
+        from kb.slug import slugify
+
+        known: dict[str, Concept] = {}
+        for concept in self.concepts.values():
+            if concept.notes:
+                for name in (concept.title, slugify(concept.title, ""), slugify(concept.key, "")):
+                    if name:
+                        known.setdefault(normalize(name), concept)
+        found = []
+        for (before, _after), sites in self.sites.items():
+            concept = self.concepts[before]
+            if concept.notes:
+                continue
+            meant = known.get(normalize(before)) or known.get(normalize(slugify(before, "")))
+            if meant is None or meant.key == before:
+                continue
+            for path, line in sites:
+                found.append(Diagnostic(path, line, "warning", "phantom-concept",
+                                        f"prerequisite '{before}' has no note, but the concept "
+                                        f"'{meant.key}' is titled '{meant.title}': write "
+                                        f"[[{meant.key}]] to mean it"))
+        return found
 
     def add_note_edges(self, key: str, note: Note) -> None:
         node = f"note:{key}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -39,11 +40,17 @@ def builtin_templates_dir() -> Path:
     raise TemplateError("the built-in templates are missing from this installation of kb")
 
 
+# Characters JSON leaves as they are but YAML reads as line breaks or refuses: escaped.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+
+
 def _yaml_value(value: Any) -> str:
-    """A value as YAML flow text: JSON is valid YAML, quoting and escaping included."""
+    """A value as YAML flow text: JSON is valid YAML, quoting and escaping included (with
+    the few characters YAML reads differently escaped too)."""
     if isinstance(value, dt.date):
         return value.isoformat()
-    return json.dumps(value, ensure_ascii=False, default=str)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _wikilink(target: str) -> str:

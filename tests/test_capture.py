@@ -73,7 +73,8 @@ def test_init_never_overwrites_and_says_what_it_left_alone(tmp_path: Path) -> No
     ("a/b\\c", "a-b-c"),
     ("CON", "con-note"),
     ("lpt1", "lpt1-note"),
-    ("tab\there\x00nul\x1b[31m", "tab-here-nul-31m"),
+    ("𠀀" * 100, "𠀀" * 42 + "-7d5fd993"),  # 4-byte characters: cut to fit a file name, stably
+    ("zero\ufeffwidth \u202eflip", "zero-width-flip"),  # format characters are escaped in YAML
 ])
 def test_new_note_file_names(tmp_path: Path, title: str, stem: str) -> None:
     run_kb("init", str(tmp_path))
@@ -82,8 +83,21 @@ def test_new_note_file_names(tmp_path: Path, title: str, stem: str) -> None:
     path = Path(result.stdout.strip())
     path = path if path.is_absolute() else Path.cwd() / path
     assert path.name == f"{stem}.md"
+    assert len(path.name.encode()) <= 255
     assert path.parent == (tmp_path / "notes").resolve()
     assert front_matter(path)["title"] == title.strip()
+    assert run_kb("check", vault=tmp_path).exit_code == 0  # kb reads back what it wrote
+
+
+@pytest.mark.parametrize("title", ["tab\there\x00nul\x1b[31m", "line\nbreak", "bad \udcff byte"])
+def test_new_refuses_control_characters_and_bytes_that_are_not_utf8(tmp_path: Path, title: str) -> None:
+    run_kb("init", str(tmp_path))
+    before = sorted(p.name for p in (tmp_path / "notes").iterdir())
+    result = run_kb("new", "reading", title, "--tag", "ok", vault=tmp_path)
+    assert result.exit_code == 2
+    assert "kb will not write it into a note" in result.stderr
+    assert "\n" not in result.stderr.split("Error: ", 1)[1].rstrip("\n")  # one line, escaped
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == before
 
 
 def test_file_stem_keeps_citation_keys_but_not_separators() -> None:
@@ -97,13 +111,35 @@ def test_new_never_overwrites(tmp_path: Path) -> None:
     run_kb("init", str(tmp_path))
     (tmp_path / "notes" / "sub").mkdir()
     (tmp_path / "notes" / "sub" / "Eigenvalues.md").write_text("my words\n")
-    paths = [run_kb("new", "concept", "Eigenvalues", vault=tmp_path) for _ in range(3)]
+    paths = [run_kb("new", "reading", "Eigenvalues", vault=tmp_path) for _ in range(3)]
     names = [Path(r.stdout.strip()).name for r in paths]
     # an id that exists anywhere in the vault (in any case) is taken: -2, then -3, -4
     assert names == ["eigenvalues-2.md", "eigenvalues-3.md", "eigenvalues-4.md"]
     assert "a note named 'eigenvalues' exists (notes/sub/Eigenvalues.md)" in paths[0].stderr
     assert (tmp_path / "notes" / "sub" / "Eigenvalues.md").read_text() == "my words\n"
     assert run_kb("check", vault=tmp_path).exit_code == 0
+
+
+def test_new_concept_that_exists_is_refused_not_duplicated(tmp_path: Path) -> None:
+    run_kb("init", str(tmp_path))
+    first = run_kb("new", "concept", "Vectors", vault=tmp_path)
+    assert first.exit_code == 0
+    again = run_kb("new", "concept", "vectors", vault=tmp_path)
+    assert again.exit_code == 1
+    assert "already has a note: notes/vectors.md" in again.stderr
+    assert "kb new reading TITLE --concept vectors" in again.stderr
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["vectors.md"]
+
+
+def test_a_concept_named_before_its_note_is_one_concept_not_two(tmp_path: Path) -> None:
+    """`--prerequisite "matrix rank"` names the id `kb new concept "Matrix rank"` gives."""
+    run_kb("init", str(tmp_path))
+    reading = run_kb("new", "reading", "SVD", "--prerequisite", "matrix rank", vault=tmp_path)
+    assert "names it 'matrix-rank'" in reading.stderr
+    run_kb("new", "concept", "Matrix rank", vault=tmp_path)
+    gaps = run_kb("gaps", "--json", vault=tmp_path).json()
+    assert gaps["missing"] == []
+    assert [g["id"] for g in gaps["gaps"] if g["id"] == "matrix-rank"] == ["matrix-rank"]
 
 
 def test_new_reading_note_is_typed_linked_and_dated(tmp_path: Path) -> None:
