@@ -56,19 +56,31 @@ def json_option(func: F) -> F:
 
 
 # -- loading and reporting ------------------------------------------------------------
-def _vault_path(ctx: click.Context) -> Path:
-    from kb.config import find_vault
+def _vault_path(ctx: click.Context, *, writes: bool = False) -> Path:
+    """The vault: named (--vault, $KB_VAULT), found by its kb.toml, or — for commands that
+    only read — the current folder, said once on stderr. A command that writes refuses to
+    guess: it would create folders wherever it happened to be run."""
+    from kb.config import locate_vault
 
     root = ctx.find_root()
     explicit = (root.obj or {}).get("vault") or (ctx.obj or {}).get("vault")
-    path = find_vault(explicit)
+    path, found = locate_vault(explicit)
     if not path.is_dir():
-        raise click.UsageError(f"vault folder {path} does not exist")
+        raise click.UsageError(f"vault folder {printable(str(path))} does not exist")
+    if not found:
+        where = printable(str(path))
+        if writes:
+            raise click.UsageError(f"no kb.toml in {where} or any folder above it, so kb will not "
+                                   "write here. Run `kb init` to make this folder a vault, or pass "
+                                   "--vault PATH (or set $KB_VAULT)")
+        click.echo(f"kb: note: no kb.toml in {where} or above; reading it as a plain folder of "
+                   "notes (`kb init` makes it a vault)", err=True)
     return path
 
 
-def _load(ctx: click.Context, *, quiet: bool = False) -> Any:
-    """Open the vault; a progress bar only on a terminal, for a long cold parse, not in --json."""
+def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> Any:
+    """Open the vault; a progress bar only on a terminal, for a long cold parse, not in --json.
+    `writes`: the command writes into the vault, so the vault must be named or have kb.toml."""
     from kb import open_vault
 
     options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
@@ -90,7 +102,7 @@ def _load(ctx: click.Context, *, quiet: bool = False) -> Any:
     # second at 10,000 notes), only to find them all alive.
     gc.disable()
     try:
-        kg = open_vault(_vault_path(ctx), use_cache=not options.get("no_cache"),
+        kg = open_vault(_vault_path(ctx, writes=writes), use_cache=not options.get("no_cache"),
                         progress=progress if show_progress else None)
     finally:
         gc.freeze()
@@ -104,20 +116,31 @@ def _load(ctx: click.Context, *, quiet: bool = False) -> Any:
 
 def _report(diagnostics: Sequence[Diagnostic], *, everything: bool) -> None:
     """Diagnostics on stderr: all of them for `check`, errors plus a count otherwise."""
-    shown = diagnostics if everything else [d for d in diagnostics if d.severity == "error"]
+    shown = diagnostics if everything else [d for d in diagnostics
+                                             if d.severity == "error" and d.code != "cycle"]
     colours = {"error": "red", "warning": "yellow", "info": "cyan"}
     for diag in shown:
         click.echo(click.style(diag.format(), fg=colours[diag.severity]), err=True)
     if not everything:
+        for diag in diagnostics:
+            if diag.code == "cycle":
+                chain = printable(diag.message.partition(":")[0])
+                click.echo(f"kb: note: {chain}: these concepts are prerequisites of each other, so "
+                           "kb takes them as one step (`kb check` shows where each edge is written)",
+                           err=True)
         warnings = sum(1 for d in diagnostics if d.severity == "warning")
         if warnings:
             click.echo(f"kb: {warnings} warning{'s' * (warnings != 1)} (run 'kb check' to see them)",
                        err=True)
 
 
-def _exit_status(diagnostics: Sequence[Diagnostic], strict: bool = False) -> int:
+def _exit_status(diagnostics: Sequence[Diagnostic], strict: bool = False, *,
+                 cycles_fail: bool = False) -> int:
+    """1 when something is an error. A prerequisite cycle fails `check` only: the other
+    commands answer anyway (a cycle's members are one step) and say so."""
     failing = {"error", "warning"} if strict else {"error"}
-    return 1 if any(d.severity in failing for d in diagnostics) else 0
+    return 1 if any(d.severity in failing and (cycles_fail or d.code != "cycle")
+                    for d in diagnostics) else 0
 
 
 def _emit_json(data: Any) -> None:
@@ -304,7 +327,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
                         locator=locator, practice=practice, prerequisites=prerequisites, tags=tags)
     with _user_errors():
         check_text_values(asked)
-    kg = _load(ctx, quiet=True)
+    kg = _load(ctx, quiet=True, writes=True)
     vault = kg.vault
     _refuse_on_config_errors(kg)
     with _user_errors():
@@ -428,7 +451,7 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
     from kb.sources import plan_import
     from kb.write import create_new_file
 
-    kg = _load(ctx, quiet=True)
+    kg = _load(ctx, quiet=True, writes=not dry_run)
     vault = kg.vault
     if not dry_run:
         _refuse_on_config_errors(kg)
@@ -522,7 +545,7 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
                   for s in ("error", "warning", "info")}
         summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
         click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {summary}")
-    ctx.exit(_exit_status(kg.diagnostics, strict))
+    ctx.exit(_exit_status(kg.diagnostics, strict, cycles_fail=True))
 
 
 @main.command()
@@ -586,18 +609,21 @@ def path(ctx: click.Context, as_json: bool, target: str) -> None:
 
         kb path lora
     """
-    from kb.mastery import find_concept, learning_path
+    from kb.mastery import find_concept, learning_steps
 
     kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, target)
-        steps = learning_path(kg, concept)
+        steps = learning_steps(kg, concept)
     _report(kg.diagnostics, everything=False)
     if as_json:
         _emit_json({"target": concept.key, "steps": [
-            {"id": c.key, "title": c.title, "level": c.level} for c in steps]})
+            {"id": c.key, "title": c.title, "level": c.level,
+             **({"cycle": [m.key for m in step]} if len(step) > 1 else {})}
+            for step in steps for c in step]})
     else:
-        rows = [[f"{i}.", c.title, c.level, c.key] for i, c in enumerate(steps, 1)]
+        rows = [[f"{number}." if index == 0 else "", c.title, c.level, c.key]
+                for number, step in enumerate(steps, 1) for index, c in enumerate(step)]
         click.echo(_table(["STEP", "CONCEPT", "LEVEL", "ID"], rows))
     ctx.exit(_exit_status(kg.diagnostics))
 
@@ -772,7 +798,7 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
     """
     from kb.articles import render_article
 
-    kg = _load(ctx)
+    kg = _load(ctx, writes=not to_stdout)
     _report(kg.diagnostics, everything=False)
     with _user_errors():
         rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
@@ -802,7 +828,7 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
     """
     from kb.articles import render_series
 
-    kg = _load(ctx)
+    kg = _load(ctx, writes=True)
     _report(kg.diagnostics, everything=False)
     series_list = kg.vault.config.series
     refused = 0

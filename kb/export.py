@@ -37,9 +37,25 @@ def to_json(graph: nx.DiGraph) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+# Characters XML 1.0 cannot hold at all, not even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> Any:
+    return _NOT_XML.sub("\ufffd", value) if isinstance(value, str) else value
+
+
 def to_graphml(graph: nx.DiGraph) -> str:
+    """GraphML; a character XML cannot hold (a control character in a title) becomes U+FFFD,
+    so the file is always well-formed."""
+    clean = nx.DiGraph()
+    ordered = _sorted_copy(graph)
+    clean.add_nodes_from((_xml_text(n), {k: _xml_text(v) for k, v in data.items()})
+                         for n, data in ordered.nodes(data=True))
+    clean.add_edges_from((_xml_text(a), _xml_text(b), {k: _xml_text(v) for k, v in data.items()})
+                         for a, b, data in ordered.edges(data=True))
     buffer = io.BytesIO()
-    nx.write_graphml(_sorted_copy(graph), buffer, encoding="utf-8")
+    nx.write_graphml(clean, buffer, encoding="utf-8")
     return buffer.getvalue().decode("utf-8")
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from kb.errors import CycleError, Diagnostic, UnknownConceptError
-from kb.graph import LEVEL_RANK, LEVELS, Concept, KnowledgeGraph, cycle_diagnostics
+from kb.errors import UnknownConceptError
+from kb.graph import LEVEL_RANK, LEVELS, Concept, KnowledgeGraph
 from kb.resolve import normalize
 
 
@@ -76,17 +76,23 @@ def closest(name: str, names: dict[str, str]) -> list[str]:
 
 
 def learning_path(kg: KnowledgeGraph, target: Concept) -> list[Concept]:
-    """target and all its transitive prerequisites, prerequisites first."""
+    """target and all its transitive prerequisites, prerequisites first. Concepts that are
+    prerequisites of each other (a cycle) stand together, as one step, in learning order."""
+    return [concept for step in learning_steps(kg, target) for concept in step]
+
+
+def learning_steps(kg: KnowledgeGraph, target: Concept) -> list[list[Concept]]:
+    """The learning path as steps: one concept each, except the members of a prerequisite
+    cycle, which form one step (no order among them respects every prerequisite)."""
     prereqs = kg.prerequisite_graph()
     wanted = nx.ancestors(prereqs, target.key) | {target.key}
     sub = prereqs.subgraph(wanted)
-    try:
-        order = list(nx.lexicographical_topological_sort(
-            sub, key=lambda k: learning_key(kg.concepts[k])))
-    except nx.NetworkXUnfeasible:
-        cycles = [d for d in cycle_diagnostics(kg) if d.code == "cycle"]
-        raise CycleError(cycles or [Diagnostic("", 0, "error", "cycle", "prerequisite cycle")]) from None
-    return [kg.concepts[k] for k in order]
+    components = list(nx.strongly_connected_components(sub))
+    dag = nx.condensation(sub, scc=components)
+    members = {node: sorted((kg.concepts[k] for k in dag.nodes[node]["members"]), key=learning_key)
+               for node in dag}
+    order = nx.lexicographical_topological_sort(dag, key=lambda node: learning_key(members[node][0]))
+    return [members[node] for node in order]
 
 
 def dependents(kg: KnowledgeGraph, concept: Concept) -> list[str]:

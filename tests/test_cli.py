@@ -234,16 +234,24 @@ def test_strict_fails_on_warnings(make_vault) -> None:
     assert "notes/a.md:1: warning: link 'nowhere' points to no note or file" in strict.stderr
 
 
-def test_cycle_fails_check_and_path(make_vault) -> None:
+def test_cycle_fails_check_but_path_answers_with_the_cycle_as_one_step(make_vault) -> None:
     root = make_vault({
-        "notes/a.md": "---\ntype: concept\nprerequisites: [b]\n---\n",
+        "notes/a.md": "---\ntype: concept\nprerequisites: [b, base]\n---\n",
         "notes/b.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
+        "notes/base.md": "---\ntype: concept\n---\n",
+        "notes/top.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
     })
     check = run_kb("check", vault=root)
     assert check.exit_code == 1 and "cycle" in check.stderr
-    path = run_kb("path", "a", vault=root)
-    assert path.exit_code == 1
-    assert "notes/a.md:3" in path.stderr and "notes/b.md:3" in path.stderr
+    assert "notes/a.md:3" in check.stderr and "notes/b.md:3" in check.stderr
+    path = run_kb("path", "top", "--json", vault=root)
+    assert path.exit_code == 0
+    steps = path.json()["steps"]
+    assert [s["id"] for s in steps] == ["base", "a", "b", "top"]
+    assert [s.get("cycle") for s in steps] == [None, ["a", "b"], ["a", "b"], None]
+    assert "prerequisite cycle a → b → a" in path.stderr and "error" not in path.stderr
+    table = run_kb("path", "top", vault=root).stdout.splitlines()
+    assert [line.split()[0] for line in table[1:]] == ["1.", "2.", "b", "3."]  # a and b: one step
 
 
 def test_json_mode_prints_only_json_on_stdout(make_vault) -> None:
