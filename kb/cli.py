@@ -74,7 +74,9 @@ def _vault_path(ctx: click.Context, *, writes: bool = False) -> Path:
                                    "write here. Run `kb init` to make this folder a vault, or pass "
                                    "--vault PATH (or set $KB_VAULT)")
         click.echo(f"kb: note: no kb.toml in {where} or above; reading it as a plain folder of "
-                   "notes (`kb init` makes it a vault)", err=True)
+                   "notes, and writing nothing there, not even a cache (`kb init` makes it a vault)",
+                   err=True)
+        ctx.ensure_object(dict)["no_cache"] = True
     return path
 
 
@@ -83,6 +85,7 @@ def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> A
     `writes`: the command writes into the vault, so the vault must be named or have kb.toml."""
     from kb import open_vault
 
+    vault = _vault_path(ctx, writes=writes)
     options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
     show_progress = not quiet and sys.stdout.isatty() and sys.stderr.isatty()
     bar: Any = None
@@ -102,7 +105,7 @@ def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> A
     # second at 10,000 notes), only to find them all alive.
     gc.disable()
     try:
-        kg = open_vault(_vault_path(ctx, writes=writes), use_cache=not options.get("no_cache"),
+        kg = open_vault(vault, use_cache=not options.get("no_cache"),
                         progress=progress if show_progress else None)
     finally:
         gc.freeze()

@@ -279,14 +279,12 @@ def _check_nodes(root: yaml.Node, path: str, first_line: int) -> list[Diagnostic
                 diagnostics.extend(_check_scalar(node, path, first_line))
             continue
         on_path.add(key)
+        if len(on_path) > MAX_DEPTH:
+            return [Diagnostic(path, first_line + node.start_mark.line, "error", "yaml-too-large",
+                               f"front matter nests more than {MAX_DEPTH} levels deep; kb reads no "
+                               "deeper")]
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
-        if len(on_path) > MAX_DEPTH:
-            break
-    if len(on_path) > MAX_DEPTH or depths.get(id(root), 0) > MAX_DEPTH:
-        return [Diagnostic(path, first_line + root.start_mark.line, "error", "yaml-too-large",
-                           f"front matter nests more than {MAX_DEPTH} levels deep; kb reads no "
-                           "deeper")]
     if sizes.get(id(root), 0) > MAX_VALUES:
         line = first_line + root.start_mark.line
         if isinstance(root, yaml.MappingNode):  # point at the field that holds the most

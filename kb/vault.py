@@ -122,7 +122,7 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                 continue
             if not is_utf8_name(name):
                 skip(entry.path, "error", "bad-file-name",
-                     f"the name {printable(name)!r} is not valid UTF-8; skipped (rename it)")
+                     f"the name '{printable(name)}' is not valid UTF-8; skipped (rename it)")
                 continue
             try:
                 linked = entry.is_symlink()
