@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -180,6 +181,17 @@ def test_fifo_named_like_a_note_does_not_block(hostile) -> None:
     hostile.nothing_outside_changed()
 
 
+def test_a_file_swapped_for_a_fifo_after_the_scan_is_not_read(tmp_path: Path) -> None:
+    from kb.paths import NotReadableError, read_regular_file
+
+    os.mkfifo(tmp_path / "x.md")
+    with pytest.raises(NotReadableError, match="FIFO"):
+        read_regular_file(str(tmp_path / "x.md"), 1000)
+    (tmp_path / "big.md").write_bytes(b"x" * 2000)
+    with pytest.raises(NotReadableError, match="over the limit"):
+        read_regular_file(str(tmp_path / "big.md"), 1000)
+
+
 def test_note_symlinked_to_dev_zero_is_not_read(hostile) -> None:
     root = hostile.write({})
     (root / "notes" / "zero.md").symlink_to("/dev/zero")
@@ -299,6 +311,11 @@ def test_bad_kb_toml_is_an_error_and_the_vault_still_works(make_vault, toml: str
 def test_same_size_edit_with_restored_mtime_is_seen(make_vault) -> None:
     root = make_vault({"notes/a.md": "---\ntitle: Alpha\n---\n"})
     assert run_kb("list", "--json", vault=root).json()["notes"][0]["title"] == "Alpha"
+    # As if the cache had been written long after the file: no "too recent to trust" re-hash.
+    db = sqlite3.connect(root / ".kb" / "cache.sqlite")
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'written_at'", (repr(time.time() + 100),))
+    db.close()
     path = root / "notes" / "a.md"
     stat = path.stat()
     path.write_text("---\ntitle: Gamma\n---\n")  # same size
