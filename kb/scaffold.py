@@ -36,6 +36,10 @@ citations = "plain"
 # A source with `status: reading` and no new note for this many days is flagged as stalled.
 stalled_days = 30
 
+# A .md file larger than this many bytes is reported and skipped, so that one huge or endless
+# file cannot stall kb (see docs/trust.md).
+max_note_bytes = 8388608
+
 # Where `kb new` and `kb sources import` put each type of note, inside the notes folder.
 # Without an entry: the notes folder itself.
 [folders]
