@@ -684,6 +684,110 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     ctx.exit(_exit_status(kg.diagnostics))
 
 
+RUN_OUTPUT_LINES = 20  # lines of a failing note's output shown under its diagnostic
+
+
+@main.command()
+@vault_options
+@json_option
+@click.argument("targets", metavar="[TARGET]...", nargs=-1)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Seconds each note may run (default: [run] timeout in kb.toml, 30); a note's "
+                   "own `timeout:` still wins.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Notes run at once (default: one per core).")
+@click.option("--force", is_flag=True, help="Run notes again even if unchanged since they passed.")
+@click.pass_context
+def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: float | None,
+        jobs: int | None, force: bool) -> None:
+    """Run the code in practice notes and report what fails, at the note's line.
+
+    Runs every practice note, or those the TARGETs name (a note, or a concept:
+    all practice notes about it). Each note runs in a fresh process, its
+    Python blocks in order in one interpreter (as in a notebook), in a fresh
+    temporary folder, with a timeout; notes run in parallel. A block whose
+    fence says `python notest` is skipped; a note listing `requires: [numpy]`
+    is skipped, with the reason, where a module is missing. Results are kept
+    in .kb/runs.json: an unchanged note that passed is not run again.
+
+    This runs the vault's code with your rights: only run it on notes you trust.
+    Exit status 1 when a note fails or times out.
+
+    Example:
+
+        kb run pca --timeout 60
+    """
+    import time
+
+    from kb.run import RunSettings, run_practice
+
+    kg = _load(ctx, quiet=as_json)
+    settings = RunSettings.from_config(kg.vault.config.run, timeout=timeout, jobs=jobs, force=force)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= 2:
+            bar = click.progressbar(length=total, label="running notes", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    show_progress = not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+    started = time.monotonic()
+    try:
+        with _user_errors():
+            results, notices = run_practice(kg, targets, settings,
+                                            progress if show_progress else None)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        click.echo("kb: interrupted; every note's process was stopped", err=True)
+        raise SystemExit(130) from None
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    elapsed = time.monotonic() - started
+    for notice in notices:
+        click.echo(f"kb: warning: {notice}", err=True)
+    _report(kg.diagnostics, everything=False)
+    failing = [r for r in results if r.status in ("failed", "timeout")]
+    if as_json:
+        _emit_json({"runs": [r.as_dict() for r in results]})
+    else:
+        for result in failing:
+            diag = result.diagnostic()
+            assert diag is not None
+            click.echo(click.style(diag.format(), fg="red"), err=True)
+            shown = result.output.rstrip("\n").split("\n")[-RUN_OUTPUT_LINES:] if result.output else []
+            for line in shown:
+                click.echo(f"    {line}", err=True)
+        for result in results:
+            if result.output_note:
+                click.echo(f"{result.path}: note: {result.output_note}", err=True)
+        if results:
+            rows = []
+            for r in results:
+                status = {"passed": "green", "skipped": "yellow"}.get(r.status, "red")
+                detail = ("unchanged since it passed" if r.cached
+                          else f"line {r.line}: {r.message}" if r.status in ("failed", "timeout")
+                          else r.message)
+                rows.append([click.style(r.status, fg=status), r.path,
+                             "-" if r.cached or r.status == "skipped" else f"{r.seconds:.2f} s",
+                             detail or "-"])
+            click.echo(_table(["STATUS", "NOTE", "TIME", "DETAIL"], rows))
+            counts = {s: sum(1 for r in results if r.status == s)
+                      for s in ("passed", "failed", "timeout", "skipped")}
+            cached = sum(1 for r in results if r.cached)
+            parts = [f"{counts['passed']} passed" + (f" ({cached} unchanged, not rerun)" if cached else ""),
+                     f"{counts['failed']} failed", f"{counts['timeout']} timed out",
+                     f"{counts['skipped']} skipped"]
+            click.echo(f"{len(results)} practice note{'s' * (len(results) != 1)}: "
+                       f"{', '.join(parts)} in {elapsed:.2f} s")
+        else:
+            click.echo("No practice note with code to run.")
+    ctx.exit(1 if failing else _exit_status(kg.diagnostics))
+
+
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
     """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
     from kb.write import EditedArticleError, Records, write_article
