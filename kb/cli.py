@@ -487,6 +487,28 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
     ctx.exit(_exit_status(kg.diagnostics, strict))
 
 
+def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
+    """What the last `kb run` left for each `code` practice note, by path (runs nothing)."""
+    from kb.run import run_states
+
+    return run_states(kg.vault.root, [n for n in notes if n.type == "practice" and n.practice == "code"])
+
+
+def _run_state_dict(state: Any) -> dict[str, Any]:
+    return {"status": state.state, "line": state.line, "message": state.message, "ran": state.ran,
+            "last_status": state.last_status}
+
+
+def _run_state_text(state: Any, path: str) -> str:
+    where = f"{path}:{state.line}" if state.line else path
+    return {"passed": "passed",
+            "failed": f"failed at {where}: {state.message}",
+            "timeout": f"timed out at {where}",
+            "skipped": f"skipped: {state.message}",
+            "changed": f"changed since its last run ({state.last_status}); run `kb run` again",
+            "never-ran": "never ran (kb run)"}[state.state]
+
+
 @main.command()
 @vault_options
 @json_option
@@ -508,13 +530,24 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
     kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
     _report(kg.diagnostics, everything=False)
+    # From `code` up, whether each code practice still runs matters: say it.
+    runs: list[tuple[str, Any, Any]] = []
+    if level in ("code", "project"):
+        about = {id(n): key for key, c in kg.concepts.items() for n in c.notes}
+        states = _code_runs(kg, list(kg.notes.values()))
+        runs = sorted(((about.get(id(n), ""), n, states[n.path]) for n in kg.notes.values()
+                       if n.path in states), key=lambda r: r[1].path)
     if as_json:
-        _emit_json({
+        data: dict[str, Any] = {
             "gaps": [{"id": g.concept.key, "title": g.concept.title, "level": g.concept.level,
                       "unblocks": g.concept.unblocks, "readings": g.concept.readings,
                       "sources": g.sources} for g in found],
             "missing": [{"id": key, "needed_by": needed} for key, needed in missing],
-        })
+        }
+        if level in ("code", "project"):
+            data["code_runs"] = [{"concept": concept, "note": kg.key_of(note), "path": note.path,
+                                  **_run_state_dict(state)} for concept, note, state in runs]
+        _emit_json(data)
     else:
         label = "read but never practiced" if level == "exercise" else f"below '{level}'"
         if found:
@@ -530,6 +563,15 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
+        if runs:
+            passing = sum(1 for _c, _n, state in runs if state.state == "passed")
+            click.echo()
+            click.echo(click.style(f"Code practice ({len(runs)}): {passing} passed when last run", bold=True)
+                       + ("." if passing == len(runs) else "; the others:"))
+            rows = [[concept or "-", note.path, _run_state_text(state, note.path)]
+                    for concept, note, state in runs if state.state != "passed"]
+            if rows:
+                click.echo(_table(["CONCEPT", "NOTE", "RUN"], rows))
     ctx.exit(_exit_status(kg.diagnostics))
 
 
@@ -583,9 +625,12 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         concept = find_concept(kg, concept_name)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
+    states = _code_runs(kg, concept.notes)
     notes = [{"id": kg.key_of(n), "path": n.path, "type": n.type, "title": n.title,
               "practice": n.practice, "source": n.source.target if n.source else None,
-              "locator": n.locator} for n in concept.notes]
+              "locator": n.locator,
+              "run": _run_state_dict(states[n.path]) if n.path in states else None}
+             for n in concept.notes]
     _report(kg.diagnostics, everything=False)
     if as_json:
         _emit_json({"id": concept.key, "title": concept.title, "level": concept.level,
@@ -604,6 +649,14 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
             rows = [[str(n["type"]) + (f" ({n['practice']})" if n["practice"] else ""),
                      str(n["title"]), str(n["path"])] for n in notes]
             click.echo(_table(["TYPE", "NOTE", "PATH"], rows))
+            if states:
+                click.echo()
+                click.echo("code practice, as `kb run` last left it:")
+                for path, state in sorted(states.items()):
+                    if state.state in ("failed", "timeout") and state.line:
+                        click.echo(f"  {path}:{state.line}: {state.state}: {state.message}")
+                    else:
+                        click.echo(f"  {path}: {_run_state_text(state, path)}")
         else:
             click.echo("No notes yet: this concept is missing.")
     ctx.exit(_exit_status(kg.diagnostics))
