@@ -279,6 +279,7 @@ def test_a_note_that_moves_and_writes_files_changes_nothing_outside_its_folder(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
     body = """```python
 import os, tempfile
 open("out.txt", "w").write("x")
