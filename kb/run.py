@@ -316,6 +316,17 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def _has_exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has exited, without reaping it: until it is reaped its pid — the id
+    of its process group — cannot go to another process, so killing the group stays safe."""
+    if hasattr(os, "waitid"):
+        try:
+            return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+    return proc.poll() is not None  # pragma: no cover - no waitid here
+
+
 class Children:
     """The running children, so that one interrupt can kill them all."""
 
@@ -381,20 +392,20 @@ def _execute(argv: list[str], cwd: Path, env: dict[str, str], deadline: float, c
                     if not chunk:
                         break
                     capture.add(chunk)
-                elif not exited and proc.poll() is not None:
+                elif not exited and _has_exited(proc):
                     # It ended, but something it started still holds the pipe open.
                     exited = True
                     _kill_group(proc)
-        if not timed_out and not children.cancelled:
-            try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0))
-            except subprocess.TimeoutExpired:
+        while not timed_out and not children.cancelled and not _has_exited(proc):
+            if time.monotonic() >= deadline:  # it closed its output but runs on
                 timed_out = True
+            time.sleep(0.01)
     finally:
+        # Kill the group while the child is not yet reaped (see _has_exited), then reap it.
+        children.discard(proc)
         _kill_group(proc)
         proc.wait()
         proc.stdout.close()
-        children.discard(proc)
     return _Exit(proc.returncode, timed_out)
 
 

@@ -212,6 +212,15 @@ def test_the_timeout_option_replaces_the_default(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
 
 
+def test_a_note_that_closes_its_output_still_times_out(tmp_path: Path) -> None:
+    text = practice("```python\nimport os, time\nos.close(1)\nos.close(2)\ntime.sleep(60)\n```\n",
+                    timeout="0.5")
+    started = time.monotonic()
+    code, found = runs(vault(tmp_path, {"p": text}))
+    assert code == 1 and found["p"]["status"] == "timeout"
+    assert time.monotonic() - started < 10
+
+
 def test_endless_output_is_cut_and_the_note_times_out(tmp_path: Path) -> None:
     text = practice("```python\nwhile True:\n    print('x' * 999)\n```\n", timeout="1")
     code, found = runs(vault(tmp_path, {"p": text}))
