@@ -489,9 +489,12 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
 
 def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
     """What the last `kb run` left for each `code` practice note, by path (runs nothing)."""
+    code = [n for n in notes if n.type == "practice" and n.practice == "code"]
+    if not code:
+        return {}
     from kb.run import run_states
 
-    return run_states(kg.vault.root, [n for n in notes if n.type == "practice" and n.practice == "code"])
+    return run_states(kg.vault.root, code)
 
 
 def _run_state_dict(state: Any) -> dict[str, Any]:

@@ -464,7 +464,10 @@ def failure(exc, fallback):
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == path:
             line = frame.lineno
-    text = str(exc)
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(its message could not be printed)"
     if isinstance(exc, AssertionError) and not text:
         text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     return line, type(exc).__name__ + (": " + text if text else "")

@@ -262,7 +262,8 @@ def test_a_passing_note_leaves_no_process_behind(tmp_path: Path) -> None:
     assert wait_gone(int(found["p"]["output"].split("grandchild ")[1].split()[0]))
 
 
-def test_an_interrupted_run_stops_every_child(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_stops_every_child(tmp_path: Path, signum: int) -> None:
     pids = tmp_path / "pids"
     body = SPAWN.replace('print("grandchild", child.pid, flush=True)',
                          f'import os\nopen({str(pids)!r}, "a").write(f"{{os.getpid()}} {{child.pid}}\\n")')
@@ -275,7 +276,7 @@ def test_an_interrupted_run_stops_every_child(tmp_path: Path) -> None:
         time.sleep(0.05)
     started = [int(p) for p in pids.read_text().split()]
     assert len(started) == 4
-    kb_run.send_signal(signal.SIGINT)
+    kb_run.send_signal(signum)
     _out, err = kb_run.communicate(timeout=20)
     assert kb_run.returncode == 130
     assert b"interrupted" in err
@@ -452,3 +453,13 @@ def test_the_progress_bar_never_shows_off_a_terminal(tmp_path: Path) -> None:
     assert "running notes" not in result.stderr
     assert "3 practice notes: 3 passed" in result.stdout
     assert os.path.exists(root / ".kb/runs.json")
+
+
+def test_python_can_run_through_a_configured_command(tmp_path: Path) -> None:
+    command = json.dumps([sys.executable, "-X", "kb_test_option"])
+    text = practice("```python\nimport sys\nassert 'kb_test_option' in sys._xoptions\n```\n")
+    root = vault(tmp_path, {"p": text}, toml=f"[run]\nlanguages = {{ python = {command} }}\n")
+    assert runs(root)[1]["p"]["status"] == "passed"
+    assert runs(vault(tmp_path / "plain", {"p": text}))[1]["p"]["status"] == "failed"
+    stored = json.loads((root / ".kb/runs.json").read_text())["notes"]["notes/p.md"]
+    assert stored["interpreter"] == f"python={sys.executable} -X kb_test_option"
