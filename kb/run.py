@@ -826,6 +826,8 @@ def run_plans(plans: list[PlannedRun], settings: RunSettings, store: RunStore,
             todo.append(index)
     children = Children()
     done_count = 0
+    if progress is not None and todo:
+        progress(0, len(todo))
     try:
         with _terminate_as_interrupt(), ThreadPoolExecutor(max_workers=settings.jobs) as pool:
             futures = {pool.submit(run_note, plans[i], settings, children): i for i in todo}
