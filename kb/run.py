@@ -423,81 +423,8 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=retry)
 
 
-# The program a Python child runs (with -c): check `requires`, then compile each block under
-# the note's path, padded so that its line numbers are the note's, and run them in one
-# namespace. It writes where it is (the block it started) before each block, so a crash or a
-# timeout can be placed too, and the outcome at the end, as JSON to a file outside the
-# working folder.
-PYTHON_DRIVER = r'''
-import importlib.util, json, linecache, sys, traceback
-spec_file, result_file = sys.argv[1], sys.argv[2]
-with open(spec_file, encoding="utf-8") as handle:
-    spec = json.load(handle)
-path = spec["path"]
-sys.argv[:] = [path]
-
-def report(status, line, message):
-    with open(result_file, "w", encoding="utf-8") as handle:
-        json.dump({"status": status, "line": line, "message": message}, handle)
-
-def missing(name):
-    try:
-        return importlib.util.find_spec(name) is None
-    except (ImportError, ValueError):
-        return True
-
-absent = [name for name in spec["requires"] if missing(name)]
-if absent:
-    report("skipped", spec["requires_line"], "requires " + ", ".join(absent) +
-           ", which " + ("is" if len(absent) == 1 else "are") + " not installed for " + sys.executable)
-    sys.exit(0)
-lines = [""] * spec["lines"]
-for block in spec["blocks"]:
-    for offset, text in enumerate(block["code"].split("\n")):
-        if block["line"] - 1 + offset < len(lines):
-            lines[block["line"] - 1 + offset] = text
-lines = [text + "\n" for text in lines]
-linecache.cache[path] = (sum(map(len, lines)), None, lines, path)
-
-def failure(exc, fallback):
-    line = fallback
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == path:
-            line = frame.lineno
-    try:
-        text = str(exc)
-    except Exception:
-        text = "(its message could not be printed)"
-    if isinstance(exc, AssertionError) and not text:
-        text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    return line, type(exc).__name__ + (": " + text if text else "")
-
-namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-for block in spec["blocks"]:
-    report("running", block["line"], "")
-    try:
-        code = compile("\n" * (block["line"] - 1) + block["code"], path, "exec")
-    except SyntaxError as exc:
-        traceback.print_exception(exc, limit=0)
-        report("failed", exc.lineno or block["line"], "SyntaxError: " + str(exc.msg))
-        sys.exit(1)
-    try:
-        exec(code, namespace)
-    except SystemExit as exc:
-        if exc.code is None or exc.code == 0:
-            break
-        line, message = failure(exc, block["line"])
-        report("failed", line, "SystemExit: " + str(exc.code) + " (sys.exit with a failure status)")
-        sys.exit(1)
-    except BaseException as exc:
-        sys.stdout.flush()
-        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)
-        line, message = failure(exc, block["line"])
-        report("failed", line, message)
-        sys.exit(1)
-sys.stdout.flush()
-report("passed", None, "")
-'''
+# What a Python child runs (its text, with -c): kb/run_driver.py.
+DRIVER_FILE = Path(__file__).with_name("run_driver.py")
 
 
 def _child_env(folder: Path) -> dict[str, str]:
@@ -606,7 +533,8 @@ def _run_python(plan: PlannedRun, blocks: list[Block], command: list[str], folde
     spec = {"path": plan.path, "requires": plan.requires, "requires_line": plan.requires_line,
             "lines": plan.lines, "blocks": [{"line": b.line, "code": b.code} for b in blocks]}
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
-    outcome = _execute([*command, "-c", PYTHON_DRIVER, str(spec_file), str(result_file)], work, env,
+    driver = DRIVER_FILE.read_text(encoding="utf-8")
+    outcome = _execute([*command, "-c", driver, str(spec_file), str(result_file)], work, env,
                        deadline, capture, children)
     try:
         reported = json.loads(result_file.read_text(encoding="utf-8"))

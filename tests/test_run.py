@@ -109,6 +109,15 @@ def test_blocks_share_one_interpreter_and_pass(tmp_path: Path) -> None:
     assert found["p"]["path"] == "notes/p.md"
 
 
+def test_the_blocks_run_as_the_main_module(tmp_path: Path) -> None:
+    body = ("```python\nfrom __future__ import annotations\nimport dataclasses, pickle, sys\n\n"
+            "@dataclasses.dataclass\nclass Point:\n    x: int\n```\n\n"
+            "```python\nassert pickle.loads(pickle.dumps(Point(3))) == Point(3)\n"
+            "assert sys.modules['__main__'].Point is Point and __name__ == '__main__'\n```\n")
+    code, found = runs(vault(tmp_path, {"p": practice(body)}))
+    assert code == 0, found["p"]["output"]
+
+
 def test_a_failing_assertion_is_reported_at_its_line_in_the_note(tmp_path: Path) -> None:
     body = ("Setup:\n\n```python\ndef mean(xs):\n    return sum(xs) / len(xs)\n```\n\n"
             "Check:\n\n```python\nvalues = [1, 2, 3]\nassert mean(values) == 3\nprint('never')\n```\n")
