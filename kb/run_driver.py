@@ -6,8 +6,11 @@ and the result file to write. It checks `requires`, then compiles each block und
 path, padded so that its line numbers are the note's, and runs the blocks in order in one
 `__main__` namespace. Before each block it writes where it is, so a crash or a timeout can be
 placed at that block; at the end it writes the outcome: passed, failed (line, message) or
-skipped (a missing module).
+skipped (a missing module). Written to run on older Pythons too (3.8 and up), for a
+`[run.languages] python` command that names one.
 """
+
+from __future__ import annotations
 
 import importlib.util
 import json
@@ -73,7 +76,7 @@ def main(spec: dict) -> int:
         try:
             code = compile("\n" * (block["line"] - 1) + block["code"], path, "exec", dont_inherit=True)
         except SyntaxError as exc:
-            traceback.print_exception(exc, limit=0)
+            traceback.print_exception(type(exc), exc, None)
             report("failed", exc.lineno or block["line"], "SyntaxError: " + str(exc.msg))
             return 1
         try:
