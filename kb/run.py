@@ -17,7 +17,8 @@ The execution model (docs/run.md says it for users):
 - Results are kept in `.kb/runs.json` by note path, content hash and interpreter: an
   unchanged note that passed is not run again.
 
-Nothing here runs unless `kb run` asks: no other command imports this module's runner.
+Nothing here executes anything unless `kb run` calls run_practice; `kb show` and `kb gaps`
+only read the results (run_states).
 """
 
 from __future__ import annotations
