@@ -551,6 +551,31 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
     ctx.exit(_exit_status(kg.diagnostics, strict, cycles_fail=True))
 
 
+def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
+    """What the last `kb run` left for each `code` practice note, by path (runs nothing)."""
+    code = [n for n in notes if n.type == "practice" and n.practice == "code"]
+    if not code:
+        return {}
+    from kb.run import run_states
+
+    return run_states(kg.vault.root, code)
+
+
+def _run_state_dict(state: Any) -> dict[str, Any]:
+    return {"status": state.state, "line": state.line, "message": state.message, "ran": state.ran,
+            "last_status": state.last_status}
+
+
+def _run_state_text(state: Any, path: str) -> str:
+    where = f"{path}:{state.line}" if state.line else path
+    return {"passed": "passed",
+            "failed": f"failed at {where}: {state.message}",
+            "timeout": f"timed out at {where}",
+            "skipped": f"skipped: {state.message}",
+            "changed": f"changed since its last run ({state.last_status}); run `kb run` again",
+            "never-ran": "never ran (kb run)"}[state.state]
+
+
 @main.command()
 @vault_options
 @json_option
@@ -572,13 +597,24 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
     kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
     _report(kg.diagnostics, everything=False)
+    # From `code` up, whether each code practice still runs matters: say it.
+    runs: list[tuple[str, Any, Any]] = []
+    if level in ("code", "project"):
+        about = {id(n): key for key, c in kg.concepts.items() for n in c.notes}
+        states = _code_runs(kg, list(kg.notes.values()))
+        runs = sorted(((about.get(id(n), ""), n, states[n.path]) for n in kg.notes.values()
+                       if n.path in states), key=lambda r: r[1].path)
     if as_json:
-        _emit_json({
+        data: dict[str, Any] = {
             "gaps": [{"id": g.concept.key, "title": g.concept.title, "level": g.concept.level,
                       "unblocks": g.concept.unblocks, "readings": g.concept.readings,
                       "sources": g.sources} for g in found],
             "missing": [{"id": key, "needed_by": needed} for key, needed in missing],
-        })
+        }
+        if level in ("code", "project"):
+            data["code_runs"] = [{"concept": concept, "note": kg.key_of(note), "path": note.path,
+                                  **_run_state_dict(state)} for concept, note, state in runs]
+        _emit_json(data)
     else:
         label = "read but never practiced" if level == "exercise" else f"below '{level}'"
         if found:
@@ -594,6 +630,15 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
+        if runs:
+            passing = sum(1 for _c, _n, state in runs if state.state == "passed")
+            click.echo()
+            click.echo(click.style(f"Code practice ({len(runs)}): {passing} passed when last run", bold=True)
+                       + ("." if passing == len(runs) else "; the others:"))
+            rows = [[concept or "-", note.path, _run_state_text(state, note.path)]
+                    for concept, note, state in runs if state.state != "passed"]
+            if rows:
+                click.echo(_table(["CONCEPT", "NOTE", "RUN"], rows))
     ctx.exit(_exit_status(kg.diagnostics))
 
 
@@ -650,9 +695,12 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         concept = find_concept(kg, concept_name)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
+    states = _code_runs(kg, concept.notes)
     notes = [{"id": kg.key_of(n), "path": n.path, "type": n.type, "title": n.title,
               "practice": n.practice, "source": n.source.target if n.source else None,
-              "locator": n.locator} for n in concept.notes]
+              "locator": n.locator,
+              "run": _run_state_dict(states[n.path]) if n.path in states else None}
+             for n in concept.notes]
     _report(kg.diagnostics, everything=False)
     if as_json:
         _emit_json({"id": concept.key, "title": concept.title, "level": concept.level,
@@ -671,6 +719,14 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
             rows = [[str(n["type"]) + (f" ({n['practice']})" if n["practice"] else ""),
                      str(n["title"]), str(n["path"])] for n in notes]
             click.echo(_table(["TYPE", "NOTE", "PATH"], rows))
+            if states:
+                click.echo()
+                click.echo("code practice, as `kb run` last left it:")
+                for path, state in sorted(states.items()):
+                    if state.state in ("failed", "timeout") and state.line:
+                        click.echo(f"  {path}:{state.line}: {state.state}: {state.message}")
+                    else:
+                        click.echo(f"  {path}: {_run_state_text(state, path)}")
         else:
             click.echo("No notes yet: this concept is missing.")
     ctx.exit(_exit_status(kg.diagnostics))
@@ -749,6 +805,110 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     selected = only_concepts(kg.graph) if concepts_only else kg.graph
     click.echo(export(selected, fmt), nl=False)
     ctx.exit(_exit_status(kg.diagnostics))
+
+
+RUN_OUTPUT_LINES = 20  # lines of a failing note's output shown under its diagnostic
+
+
+@main.command()
+@vault_options
+@json_option
+@click.argument("targets", metavar="[TARGET]...", nargs=-1)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
+              help="Seconds each note may run (default: [run] timeout in kb.toml, 30); a note's "
+                   "own `timeout:` still wins.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Notes run at once (default: one per core).")
+@click.option("--force", is_flag=True, help="Run notes again even if unchanged since they passed.")
+@click.pass_context
+def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: float | None,
+        jobs: int | None, force: bool) -> None:
+    """Run the code in practice notes and report what fails, at the note's line.
+
+    Runs every practice note, or those the TARGETs name (a note, or a concept:
+    all practice notes about it). Each note runs in a fresh process, its
+    Python blocks in order in one interpreter (as in a notebook), in a fresh
+    temporary folder, with a timeout; notes run in parallel. A block whose
+    fence says `python notest` is skipped; a note listing `requires: [numpy]`
+    is skipped, with the reason, where a module is missing. Results are kept
+    in .kb/runs.json: an unchanged note that passed is not run again.
+
+    This runs the vault's code with your rights: only run it on notes you trust.
+    Exit status 1 when a note fails or times out.
+
+    Example:
+
+        kb run pca --timeout 60
+    """
+    import time
+
+    from kb.run import RunSettings, run_practice
+
+    kg = _load(ctx, quiet=as_json)
+    settings = RunSettings.from_config(kg.vault.config.run, timeout=timeout, jobs=jobs, force=force)
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total >= 2:
+            bar = click.progressbar(length=total, label="running notes", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    show_progress = not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+    started = time.monotonic()
+    try:
+        with _user_errors():
+            results, notices = run_practice(kg, targets, settings,
+                                            progress if show_progress else None)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        click.echo("kb: interrupted; every note's process was stopped", err=True)
+        raise SystemExit(130) from None
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    elapsed = time.monotonic() - started
+    for notice in notices:
+        click.echo(f"kb: warning: {notice}", err=True)
+    _report(kg.diagnostics, everything=False)
+    failing = [r for r in results if r.status in ("failed", "timeout")]
+    if as_json:
+        _emit_json({"runs": [r.as_dict() for r in results]})
+    else:
+        for result in failing:
+            diag = result.diagnostic()
+            assert diag is not None
+            click.echo(click.style(diag.format(), fg="red"), err=True)
+            shown = result.output.rstrip("\n").split("\n")[-RUN_OUTPUT_LINES:] if result.output else []
+            for line in shown:
+                click.echo(f"    {line}", err=True)
+        for result in results:
+            if result.output_note:
+                click.echo(f"{result.path}: note: {result.output_note}", err=True)
+        if results:
+            rows = []
+            for r in results:
+                status = {"passed": "green", "skipped": "yellow"}.get(r.status, "red")
+                detail = ("unchanged since it passed" if r.cached
+                          else f"line {r.line}: {r.message}" if r.status in ("failed", "timeout")
+                          else r.message)
+                rows.append([click.style(r.status, fg=status), r.path,
+                             "-" if r.cached or r.status == "skipped" else f"{r.seconds:.2f} s",
+                             detail or "-"])
+            click.echo(_table(["STATUS", "NOTE", "TIME", "DETAIL"], rows))
+            counts = {s: sum(1 for r in results if r.status == s)
+                      for s in ("passed", "failed", "timeout", "skipped")}
+            cached = sum(1 for r in results if r.cached)
+            parts = [f"{counts['passed']} passed" + (f" ({cached} unchanged, not rerun)" if cached else ""),
+                     f"{counts['failed']} failed", f"{counts['timeout']} timed out",
+                     f"{counts['skipped']} skipped"]
+            click.echo(f"{len(results)} practice note{'s' * (len(results) != 1)}: "
+                       f"{', '.join(parts)} in {elapsed:.2f} s")
+        else:
+            click.echo("No practice note with code to run.")
+    ctx.exit(1 if failing else _exit_status(kg.diagnostics))
 
 
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge  # what pydantic reads constraints from; cheap to import
+from annotated_types import Ge, Gt  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic, printable
 from kb.paths import NAME_MAX_BYTES, NotReadableError, is_inside, read_regular_file
@@ -40,6 +40,20 @@ class SeriesConfig:
 
 
 @dataclass
+class RunConfig:
+    """The `[run]` table: how `kb run` executes practice code (see docs/run.md)."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    timeout: Annotated[float, Gt(0)] = 30.0  # seconds per note; a note's `timeout:` overrides
+    # language → command, e.g. bash = ["bash"]; the program file is appended (or put where
+    # "{file}" stands). python defaults to the interpreter kb runs on.
+    languages: dict[str, list[str]] = field(default_factory=dict)
+    # a pass on a day is a review (`good`), a failure an `again`, for the memory model
+    counts_as_review: bool = False
+
+
+@dataclass
 class Config:
     """Every key is optional; see the README for what each does."""
 
@@ -57,6 +71,7 @@ class Config:
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
     folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)
+    run: RunConfig = field(default_factory=RunConfig)
 
 
 def find_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
@@ -267,6 +282,8 @@ def config_from_memo(memo: str, text: str | None) -> tuple[Config, list[Diagnost
             return None
         values = dict(data["config"])
         values["series"] = [SeriesConfig(**s) for s in values["series"]]
+        if "run" in values:
+            values["run"] = RunConfig(**values["run"])
         config = Config(**values)
         diagnostics = [Diagnostic(*d) for d in data["diagnostics"]]
     except (ValueError, KeyError, TypeError):

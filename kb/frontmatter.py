@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import yaml
+from annotated_types import Gt
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
@@ -116,12 +117,14 @@ class FrontMatter(BaseModel):
     citekey: str | None = None
     doi: str | None = None
     venue: str | None = None
+    requires: StrList = Field(default_factory=list)  # modules a practice note's code needs
+    timeout: Annotated[float, Gt(0)] | None = None  # seconds kb run allows a practice note
 
 
 KNOWN_FIELDS: tuple[str, ...] = tuple(FrontMatter.model_fields)
 # Fields whose bad value is a warning that keeps the value as written (other tools use them
 # loosely: `type: book`, `date: March 2021`, `order: first`); kb just does not use it.
-LENIENT_FIELDS = frozenset({"type", "date", "order"})
+LENIENT_FIELDS = frozenset({"type", "date", "order", "timeout"})
 
 
 def _edit_distance_at_most_one(a: str, b: str) -> bool:

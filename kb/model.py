@@ -15,7 +15,7 @@ SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", 
 SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
-PARSER_VERSION = 5
+PARSER_VERSION = 6
 
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
@@ -72,6 +72,8 @@ class Note:
     citekey: str | None = None  # source notes: the BibTeX / Quarto citation key
     doi: str | None = None
     venue: str | None = None  # journal, proceedings or publisher
+    requires: list[str] = field(default_factory=list)  # practice: modules its code needs (kb run)
+    timeout: float | None = None  # practice: seconds `kb run` allows its code (default: kb.toml)
     extra: dict[str, Any] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     body: str = ""

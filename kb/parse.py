@@ -162,5 +162,7 @@ def _apply_front_matter(note: Note, front: FrontMatter, key_lines: dict[str, int
     note.citekey = front.citekey.strip() if front.citekey and front.citekey.strip() else None
     note.doi = front.doi
     note.venue = front.venue
+    note.requires = [r.strip() for r in front.requires if r.strip()]
+    note.timeout = front.timeout
     note.extra = dict(front.model_extra or {})
     note.links.extend(_property_links(note.extra, key_lines, item_lines))

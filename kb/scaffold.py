@@ -48,6 +48,14 @@ max_note_bytes = 8388608
 # practice = "practice"
 # source = "sources"
 
+# `kb run` executes the code blocks of practice notes (docs/run.md). It runs your own code
+# with your rights: never `kb run` a vault you do not trust.
+[run]
+timeout = 30              # seconds per note; a note's own `timeout:` overrides it
+counts_as_review = false  # true: a pass is a review (good) and a failure an `again`
+# Languages besides Python, each a command to which the program file is appended:
+# languages = { bash = ["bash"], r = ["Rscript"] }
+
 # A series is an ordered run of articles, written by `kb build`; one [[series]] per series.
 # [[series]]
 # title = "Math Level Up for DL"
