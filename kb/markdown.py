@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
+from markdown_it.rules_inline.image import image as commonmark_image
 from markdown_it.rules_inline.link import link as commonmark_link
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
@@ -74,6 +75,7 @@ def _obsidian_comment_inline(state: StateInline, silent: bool) -> bool:
     if not silent:
         token = state.push("obsidian_comment", "", 0)
         token.content = src[pos + 2 : end]
+        token.meta = _position(src, pos, src[pos : end + 2])
     state.pos = end + 2
     return True
 
@@ -110,11 +112,23 @@ def _link_with_position(state: StateInline, silent: bool) -> bool:
     return matched
 
 
+def _image_with_position(state: StateInline, silent: bool) -> bool:
+    """CommonMark's image rule, also recording where the image stands (for article assembly)."""
+    before, start = len(state.tokens), state.pos
+    matched = commonmark_image(state, silent)
+    if matched and not silent:
+        for token in state.tokens[before:]:
+            if token.type == "image":
+                token.meta.update(_position(state.src, start, state.src[start : state.pos]))
+                break
+    return matched
+
+
 def _position(src: str, pos: int, literal: str) -> dict[str, object]:
-    """Where a link stands: lines before it, its exact text, and how many times that text
-    occurs earlier on its own line (so a later pass can find this very occurrence)."""
+    """Where a link stands: lines before it, its column on that line of the inline text, its
+    exact text, and how many times that text occurs earlier on its own line."""
     line_start = src.rfind("\n", 0, pos) + 1
-    return {"nl": src.count("\n", 0, pos), "literal": literal,
+    return {"nl": src.count("\n", 0, pos), "col": pos - line_start, "literal": literal,
             "occurrence": src.count(literal, line_start, pos)}
 
 
@@ -213,7 +227,9 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},
     )
-    if not full_inline:
+    if full_inline:
+        md.inline.ruler.at("image", _image_with_position)
+    else:
         md.core.ruler.at("inline", _inline_where_links_can_be)
         # Emphasis, strikethrough and entities never hide or make a link, and joining text
         # fragments only tidies tokens nobody reads here: skipping them is a third less inline work.
