@@ -84,6 +84,7 @@ class Article:
     assets: dict[str, Path] = field(default_factory=dict)  # "assets/x-1a2b.png" → file to copy
     diagnostics: list[Diagnostic] = field(default_factory=list)  # missing images, embeds
     path: list[Concept] = field(default_factory=list)  # the whole learning path, in order
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (prerequisite, dependent) keys
 
 
 # -- assembly ------------------------------------------------------------------------------
@@ -190,6 +191,7 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                            for c in path if c.key in covered],
         categories=tags, date=max(dates) if dates else None,
         assets=writer.assets, diagnostics=writer.diagnostics, path=list(path),
+        edges=sorted((u, v) for u, v in prereqs.subgraph(keys_in_path).edges),
     )
 
 

@@ -503,11 +503,18 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
 
         kb gaps --level code     # read or solved by hand, never implemented
     """
+    kg = _load(ctx, quiet=as_json)
+    _print_gaps(kg, level, as_json)
+    ctx.exit(_exit_status(kg.diagnostics))
+
+
+def _print_gaps(kg: Any, level: str, as_json: bool, *, report: bool = True) -> None:
+    """What `kb gaps` prints, for a vault already loaded (kb build shows it too)."""
     from kb.mastery import gaps as find_gaps
 
-    kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
-    _report(kg.diagnostics, everything=False)
+    if report:
+        _report(kg.diagnostics, everything=False)
     if as_json:
         _emit_json({
             "gaps": [{"id": g.concept.key, "title": g.concept.title, "level": g.concept.level,
@@ -530,7 +537,6 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
-    ctx.exit(_exit_status(kg.diagnostics))
 
 
 @main.command()
@@ -685,13 +691,19 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
 
 
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
-    """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
-    from kb.write import EditedArticleError, Records, write_article
+    """Write each article (recorded as it is written) and the images it shows; report what
+    happened; a refused hand edit is an error (exit 1)."""
+    from kb.write import EditedArticleError, Records, write_article, write_asset
 
     vault = kg.vault
     records = Records.load(vault.root)
     refused = 0
     for item in rendered:
+        if item.article is not None:
+            _report(item.article.diagnostics, everything=True)
+        for relative, source in sorted(item.assets.items()):
+            if write_asset(vault.articles_dir, relative, source):
+                click.echo(f"{vault.relpath(vault.articles_dir / relative)}: copied")
         try:
             path, outcome = write_article(vault.root, vault.articles_dir, item.relative, item.text,
                                           records, force=force)
@@ -703,10 +715,6 @@ def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
         note = {"written": "written", "unchanged": "unchanged",
                 "replaced-edit": "written (your edit was replaced: --force)"}[outcome]
         click.echo(f"{shown}: {note}")
-    try:
-        records.save()
-    except OSError as exc:
-        click.echo(f"kb: warning: could not record generated articles in .kb/: {exc}", err=True)
     return refused
 
 
@@ -740,6 +748,8 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
         rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
                                   template=template)
         if to_stdout:
+            if rendered[0].article is not None:
+                _report(rendered[0].article.diagnostics, everything=True)
             click.echo(rendered[0].text, nl=False)
             refused = 0
         else:
@@ -762,21 +772,24 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
 
         kb build
     """
-    from kb.articles import render_series
+    from kb.articles import check_series_folders, render_series
 
     kg = _load(ctx)
     _report(kg.diagnostics, everything=False)
     series_list = kg.vault.config.series
     refused = 0
     with _user_errors():
-        for series in series_list:
-            rendered = render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
-                                     template=template)
-            refused += _write_rendered(kg, rendered, force)
+        check_series_folders(series_list)
+        # Everything is rendered before anything is written: a bad template or note in the
+        # last series leaves the articles folder as it was.
+        rendered = [render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
+                                  template=template) for series in series_list]
+        for items in rendered:
+            refused += _write_rendered(kg, items, force)
     if not series_list:
         click.echo("No [[series]] in kb.toml: nothing to build (see README, Series).")
     click.echo()
-    ctx.invoke(gaps, as_json=False, level="exercise")
+    _print_gaps(kg, "exercise", as_json=False, report=False)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 
