@@ -245,8 +245,14 @@ def shift_headings(text: str, shift: int, *, drop_title: str | None = None) -> s
             if match is None:
                 continue
             lead = match.group(1)
-        lines[start] = lead + (f"**{heading_text}**" if new_level > MAX_HEADING
-                               else "#" * new_level + (" " + heading_text if heading_text else ""))
+        if new_level > MAX_HEADING:  # HTML has no h7: a bold paragraph, set apart by blank lines
+            blank = continuation(lead).rstrip()
+            before = blank + "\n" if start > 0 and lines[start - 1].strip(" \t>") else ""
+            after_line = max(end, start + 1)
+            after = "\n" + blank if after_line < len(lines) and lines[after_line].strip(" \t>") else ""
+            lines[start] = before + lead + f"**{heading_text}**" + after
+        else:
+            lines[start] = lead + "#" * new_level + (" " + heading_text if heading_text else "")
     return "\n".join(line for i, line in enumerate(lines) if i not in drop)
 
 
@@ -376,7 +382,10 @@ def convert_callouts(text: str, *, quarto: bool) -> str:
             block = quoted
         edits.append((begin, end, "\n".join(block).split("\n")))
     for begin, end, block in reversed(edits):
-        lines[begin:end] = block
+        # Pandoc reads a fenced div only when blank lines set it apart from its neighbours.
+        before = [""] if begin > 0 and lines[begin - 1].strip() else []
+        after = [""] if end < len(lines) and lines[end].strip() else []
+        lines[begin:end] = before + block + after
     return "\n".join(lines)
 
 
