@@ -12,7 +12,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -193,6 +193,8 @@ class Records:
 
     root: Path
     entries: dict[str, dict[str, str]]
+    changed: dict[str, dict[str, str]] = field(default_factory=dict)  # what this run recorded
+    _held: int = 0
 
     @classmethod
     def load(cls, root: Path) -> Records:
@@ -200,28 +202,36 @@ class Records:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold `.kb/generated.lock` (an exclusive flock; released by the OS if kb dies),
-        with the entries reloaded from disk."""
+        """Hold `.kb/generated.lock` (an exclusive flock, released by the OS if kb dies), with
+        the entries reloaded from disk and this run's own records laid over them."""
+        if self._held:
+            yield
+            return
         lock_path = self.root / LOCK_FILE
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a+b") as handle:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            self._held += 1
             try:
-                self.entries = _read_records(self.root)
+                self.entries = {**_read_records(self.root), **self.changed}
                 yield
             finally:
+                self._held -= 1
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def record(self, key: str, data: bytes) -> None:
-        """Record one file, merged into what is on disk now. Call while holding the lock."""
-        self.entries[key] = {"sha256": digest(data), "written": dt.date.today().isoformat()}
+        """Record one file at once, merged into what is on disk now."""
+        entry = {"sha256": digest(data), "written": dt.date.today().isoformat()}
+        self.changed[key] = self.entries[key] = entry
         self.save()
 
     def save(self) -> None:
-        atomic_write(self.root / RECORD_FILE,
-                     json.dumps({"articles": self.entries}, indent=2, sort_keys=True) + "\n")
+        """Write the records: what is on disk now plus this run's (under the lock)."""
+        with self.locked():
+            atomic_write(self.root / RECORD_FILE,
+                         json.dumps({"articles": self.entries}, indent=2, sort_keys=True) + "\n")
 
 
 def _read_records(root: Path) -> dict[str, dict[str, str]]:
