@@ -715,6 +715,8 @@ def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
         note = {"written": "written", "unchanged": "unchanged",
                 "replaced-edit": "written (your edit was replaced: --force)"}[outcome]
         click.echo(f"{shown}: {note}")
+    if records.problem:
+        click.echo(f"kb: warning: {records.problem}", err=True)
     return refused
 
 

@@ -194,6 +194,7 @@ class Records:
     root: Path
     entries: dict[str, dict[str, str]]
     changed: dict[str, dict[str, str]] = field(default_factory=dict)  # what this run recorded
+    problem: str | None = None  # why .kb/ could not be locked or written, if so
     _held: int = 0
 
     @classmethod
@@ -208,8 +209,19 @@ class Records:
             yield
             return
         lock_path = self.root / LOCK_FILE
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a+b") as handle:
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock_path, "a+b")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:  # a read-only .kb/: write unlocked, and say so once
+            self.problem = self.problem or f"could not lock {LOCK_FILE}: {exc}"
+            self._held += 1
+            try:
+                self.entries = {**_read_records(self.root), **self.changed}
+                yield
+            finally:
+                self._held -= 1
+            return
+        with handle:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             self._held += 1
@@ -225,7 +237,10 @@ class Records:
         """Record one file at once, merged into what is on disk now."""
         entry = {"sha256": digest(data), "written": dt.date.today().isoformat()}
         self.changed[key] = self.entries[key] = entry
-        self.save()
+        try:
+            self.save()
+        except OSError as exc:  # the stamp in the file still records it
+            self.problem = self.problem or f"could not record generated articles in .kb/: {exc}"
 
     def save(self) -> None:
         """Write the records: what is on disk now plus this run's (under the lock)."""

@@ -256,3 +256,12 @@ def test_series_whose_folders_collide_are_an_error_before_anything_is_written(ma
     assert result.exit_code == 1
     assert "'One'" in result.stderr and "'Two'" in result.stderr and "articles/math/" in result.stderr
     assert not (root / "articles").exists() or not any((root / "articles").rglob("*"))
+
+
+def test_an_unwritable_kb_folder_is_a_warning_and_the_stamp_still_records(make_vault) -> None:
+    root = make_vault({"notes/a.md": concept("a", "First."), ".kb": "not a folder\n"})
+    result = run_kb("article", "a", vault=root)
+    assert result.exit_code == 0 and "kb: warning: could not" in result.stderr
+    (root / "notes/a.md").write_text(concept("a", "Second."))
+    again = run_kb("article", "a", vault=root)
+    assert again.exit_code == 0 and "Second." in (root / "articles/a.md").read_text()
