@@ -250,6 +250,8 @@ class BodyWriter:
         to the vault, else (as Obsidian does) any file of that name in the vault. Only regular
         files whose real path stays inside the vault count."""
         vault = self.kg.vault
+        if vault is None:  # a graph built from notes alone: there are no files to copy
+            return None
         root = vault.root.resolve()
         name = name.strip().replace("\\", "/")
         if not name or "\0" in name:

@@ -702,7 +702,7 @@ def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
         if item.article is not None:
             _report(item.article.diagnostics, everything=True)
         for relative, source in sorted(item.assets.items()):
-            if write_asset(vault.articles_dir, relative, source):
+            if write_asset(vault.articles_dir, relative, source, records):
                 click.echo(f"{vault.relpath(vault.articles_dir / relative)}: copied")
         try:
             path, outcome = write_article(vault.root, vault.articles_dir, item.relative, item.text,

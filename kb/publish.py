@@ -178,7 +178,8 @@ def inline_spans(text: str, tokens: list[Token] | None = None) -> Iterator[Span]
                 after = source[tail:]
             else:  # a comment over several lines: it ends where its last line ends in the source
                 last_line = line + len(literal_lines) - 1
-                if last_line >= len(lines) or not lines[last_line].rstrip().find(literal_lines[-1]) >= 0:
+                if (last_line >= len(lines) or not source.startswith(literal_lines[0], head)
+                        or literal_lines[-1] not in lines[last_line]):
                     continue
                 tail_in_last = lines[last_line].find(literal_lines[-1]) + len(literal_lines[-1])
                 end = starts[last_line] + tail_in_last
@@ -363,6 +364,8 @@ def convert_callouts(text: str, *, quarto: bool) -> str:
         inner = inner[1:]  # the `[!type] Title` line
         body = convert_callouts("\n".join(inner).strip("\n"), quarto=quarto)
         kind, fold, title = match.group(1).lower(), match.group(2), match.group(3).strip()
+        if quarto:  # an attribute shows no Markdown: a link in the title becomes its text
+            title = re.sub(r"(?<!!)\[([^\]]*)\]\([^)]*\)", r"\1", title)
         if quarto:
             colons = max([len(m.group(1)) for m in map(_FENCE_COLONS.match, body.split("\n")) if m],
                          default=2) + 1

@@ -226,6 +226,7 @@ class Records:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             self._held += 1
             try:
+                remove_stale_temporaries(lock_path.parent)
                 self.entries = {**_read_records(self.root), **self.changed}
                 yield
             finally:
@@ -299,14 +300,16 @@ def _written_by_kb(current: bytes, entry: dict[str, str] | None) -> bool:
     return entry is not None and entry.get("sha256") == digest(current)
 
 
-def write_asset(articles_dir: Path, relative: str, source: Path) -> bool:
+def write_asset(articles_dir: Path, relative: str, source: Path, records: Records) -> bool:
     """Copy an image into articles/ under its content-addressed name; False if already there."""
     path = safe_output_path(articles_dir, relative)
     data = source.read_bytes()
-    try:
-        if path.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    atomic_write(path, data)
+    with records.locked():
+        remove_stale_temporaries(path.parent)
+        try:
+            if path.read_bytes() == data:
+                return False
+        except OSError:
+            pass
+        atomic_write(path, data)
     return True

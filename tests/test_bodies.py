@@ -5,6 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kb.assemble import assemble
+from kb.graph import build_graph
+from kb.mastery import find_concept
+from kb.parse import parse_note
+
 from .conftest import run_kb
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -206,3 +214,27 @@ def test_the_quarto_template_opens_with_the_learning_path(make_vault) -> None:
     assert re.search(r"class [c0-9,]+ read\n", chart) and "class c59 code" in chart
     assert "Also on the path, before the chart starts (10): c0, c1" in text
     assert "mermaid" not in article(root, "c69")  # the plain Markdown template leaves it out
+
+
+# -- any mix of constructs -------------------------------------------------------------------
+FRAGMENTS = [
+    "[[base]]", "[[base|label]]", "[[base#Part]]", "[x](base.md)", "`[[base]]`", "$[[m]]$",
+    "%%gone [[base]]%%", "![[base#Part]]", "![[missing.png]]", "![[base#^blk]]", "**bold**", "[^1]",
+    "> ", "- ", "1. ", "# ", "###### ", "> [!tip] T", "| a | [[base]] |", "\\|", "مرحبا", "x\ty",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=6).map(" ".join), max_size=12))
+def test_any_mix_of_constructs_keeps_code_and_leaves_no_wikilink(lines: list[str]) -> None:
+    body = "\n".join(lines) + "\n\n```\n[[base]] %% kept %%\n```\n\n[^1]: note\n"
+    notes = [parse_note("notes/base.md", "base",
+                        b"---\ntype: concept\n---\n# Base\n\n## Part\n\nText. ^blk\n"),
+             parse_note("notes/top.md", "top",
+                        f"---\ntype: concept\nprerequisites: [base]\n---\n{body}".encode())]
+    kg = build_graph(notes)
+    article = assemble(kg, find_concept(kg, "top"), citations="quarto")
+    text = "".join(e.body for s in article.sections for e in ([s.intro] if s.intro else []))
+    assert "```\n[[base]] %% kept %%\n```" in text
+    outside_code = re.sub(r"(?s)```.*?```|`[^`\n]*`|\$[^$\n]*\$", "", text)
+    assert "[[base" not in outside_code and "%%" not in outside_code
