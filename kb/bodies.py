@@ -31,7 +31,6 @@ from kb.publish import (
     convert_callouts,
     escape_text,
     fit_headings,
-    heading_levels,
     indent_block,
     level_before,
     markdown_destination,
@@ -68,6 +67,8 @@ def _rename_footnotes(line: str, renames: dict[str, str]) -> str:
 
 def rename_colliding_footnotes(text: str, used_footnotes: set[str]) -> str:
     """Footnote labels an earlier note of the article already used get a fresh name."""
+    if "[^" not in text:
+        return text
     tokens = make_parser().parse(text)
     labels = [t.meta["label"] for t in tokens
               if t.type == "footnote_reference_open" and t.meta and "label" in t.meta]
@@ -104,11 +105,7 @@ class BodyWriter:
         text = self.expand(note, note.body, note.body_line, [(id(note), None)])
         text = strip_block_ids(text)
         text = rename_colliding_footnotes(text, used_footnotes)
-        levels = heading_levels(text)
-        title_first = bool(levels) and levels[0] == (0, 1) and _first_heading_is(text, note.title)
-        own = levels[1:] if title_first else levels
-        shift = base_level + 1 - min((level for _line, level in own), default=1)
-        text = shift_headings(text, shift, drop_title=note.title)
+        text = shift_headings(text, drop_title=note.title, base=base_level)
         text = convert_callouts(text, quarto=self.quarto)
         kept = text.strip("\n")
         return kept + "\n" if kept.strip() else ""
@@ -290,9 +287,3 @@ def _placed(block: str, prefix: str) -> str:
     """An embedded block standing after `prefix` on its line: its first line goes where the
     embed was, the others get the container prefix."""
     return indent_block(block, prefix)[len(prefix):]
-
-
-def _first_heading_is(text: str, title: str) -> bool:
-    tokens = make_parser().parse(text)
-    return (len(tokens) > 1 and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
-            and tokens[1].content.strip() == title)

@@ -25,9 +25,10 @@ _ATX = re.compile(rf"^({_CONTAINER})(#{{1,6}})(?=[ \t]|$)")
 _PREFIX = re.compile(rf"^({_CONTAINER})")
 _CALLOUT = re.compile(r"^\[!([\w-]+)\]([+-]?)[ \t]*(.*)$")
 _QUOTE_MARK = re.compile(r"^[ ]{0,3}>[ ]?")
-_BLOCK_ID_END = re.compile(r"[ \t]+\^([A-Za-z0-9-]+)[ \t]*$")
-_BLOCK_ID_LINE = re.compile(r"^[ \t>]*\^([A-Za-z0-9-]+)[ \t]*$")
+_BLOCK_ID_END = re.compile(r"(?m)[ \t]+\^([A-Za-z0-9-]+)[ \t]*$")
+_BLOCK_ID_LINE = re.compile(r"(?m)^[ \t>]*\^([A-Za-z0-9-]+)[ \t]*$")
 _FENCE_COLONS = re.compile(r"^(:{3,})")
+_SETEXT_DASHES = re.compile(r"(?m)^[ \t>]*-+[ \t]*$")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".bmp", ".avif", ".tif", ".tiff")
 
@@ -67,9 +68,8 @@ class Span:
 
 def line_starts(text: str) -> list[int]:
     starts = [0]
-    for index, char in enumerate(text):
-        if char == "\n":
-            starts.append(index + 1)
+    for line in text.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
     return starts
 
 
@@ -218,10 +218,14 @@ def block_comment_edits(text: str, tokens: list[Token]) -> list[Edit]:
 
 
 # -- headings ------------------------------------------------------------------------------
-def shift_headings(text: str, shift: int, *, drop_title: str | None = None) -> str:
-    """Move every heading by `shift` levels, keeping list-item and blockquote prefixes; a
-    setext heading becomes one ATX line; a level past 6 becomes a bold paragraph. With
-    `drop_title`, a leading level-1 heading with that text is removed."""
+def shift_headings(text: str, shift: int | None = None, *, drop_title: str | None = None,
+                   base: int = 0) -> str:
+    """Move every heading by `shift` levels (by default: so the top one lands at `base` + 1),
+    keeping list-item and blockquote prefixes; a setext heading becomes one ATX line; a level
+    past 6 becomes a bold paragraph. With `drop_title`, a leading level-1 heading with that
+    text is removed."""
+    if "#" not in text and "=" not in text and not _SETEXT_DASHES.search(text):
+        return text  # no heading of either kind
     tokens = make_parser().parse(text)
     lines = text.split("\n")
     drop: set[int] = set()
@@ -232,6 +236,8 @@ def shift_headings(text: str, shift: int, *, drop_title: str | None = None) -> s
         drop.update(range(start, end))
         if end < len(lines) and not lines[end].strip():
             drop.add(end)
+    if shift is None:
+        shift = base + 1 - min((int(t.tag[1]) for _p, t in headings), default=1)
     for position, token in headings:
         start, end = token.map or (0, 0)
         level = int(token.tag[1])
@@ -318,7 +324,7 @@ def block_text(text: str, block_id: str) -> tuple[str, int] | None:
 def strip_block_ids(text: str) -> str:
     """Obsidian block ids (` ^id` at a line's end, or a line of just `^id`) removed outside
     code and math."""
-    if "^" not in text:
+    if not _BLOCK_ID_END.search(text) and not _BLOCK_ID_LINE.search(text):
         return text
     protected = protected_lines(make_parser().parse(text))
     lines = text.split("\n")
@@ -395,6 +401,8 @@ def convert_callouts(text: str, *, quarto: bool) -> str:
 # -- right to left -------------------------------------------------------------------------
 def is_rtl(text: str) -> bool:
     """Mostly right-to-left letters (Arabic, Hebrew…), once math and code are set aside."""
+    if text.isascii():
+        return False
     prose = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$|```.*?```|`[^`\n]*`", " ", text, flags=re.S)
     right = left = 0
     for char in prose:

@@ -238,3 +238,8 @@ def test_any_mix_of_constructs_keeps_code_and_leaves_no_wikilink(lines: list[str
     assert "```\n[[base]] %% kept %%\n```" in text
     outside_code = re.sub(r"(?s)```.*?```|`[^`\n]*`|\$[^$\n]*\$", "", text)
     assert "[[base" not in outside_code and "%%" not in outside_code
+
+
+def test_a_setext_heading_with_a_one_character_underline_moves_too(make_vault) -> None:
+    root = make_vault({"notes/top.md": concept("t", "Title\n=\n\nSub\n-\n\ntext\n", title="Top")})
+    assert "### Title\n\n#### Sub\n\ntext" in body_of(article(root))
