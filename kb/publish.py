@@ -350,52 +350,69 @@ def protected_lines(tokens: list[Token]) -> set[int]:
 # -- callouts ------------------------------------------------------------------------------
 def convert_callouts(text: str, *, quarto: bool) -> str:
     """`> [!type]± Title` blockquotes to Quarto callouts (`::: {.callout-…}`) or, in plain
-    mode, a blockquote opening with the title in bold; nesting kept."""
+    mode, a blockquote opening with the title in bold; nesting kept, and a callout in a list
+    item stays in it."""
     if "[!" not in text:
         return text
     tokens = make_parser().parse(text)
     lines = text.split("\n")
     edits: list[tuple[int, int, list[str]]] = []
+    depth = 0  # blockquotes open around the current token: only outermost ones are taken here
     for index, token in enumerate(tokens):
-        if token.type != "blockquote_open" or token.level != 0 or not token.map:
+        if token.type == "blockquote_close":
+            depth -= 1
+        if token.type != "blockquote_open":
+            continue
+        depth += 1
+        if depth > 1 or not token.map:
             continue
         if index + 2 >= len(tokens) or tokens[index + 1].type != "paragraph_open":
             continue
-        first = tokens[index + 2].content.split("\n")[0]
-        match = _CALLOUT.match(first)
-        if match is None or not lines[token.map[0]].startswith(">"):
-            continue
+        match = _CALLOUT.match(tokens[index + 2].content.split("\n")[0])
         begin, end = token.map
-        inner = [_QUOTE_MARK.sub("", line, count=1) for line in lines[begin:end]]
-        inner = inner[1:]  # the `[!type] Title` line
-        body = convert_callouts("\n".join(inner).strip("\n"), quarto=quarto)
-        kind, fold, title = match.group(1).lower(), match.group(2), match.group(3).strip()
-        if quarto:  # an attribute shows no Markdown: a link in the title becomes its text
-            title = re.sub(r"(?<!!)\[([^\]]*)\]\([^)]*\)", r"\1", title)
-        if quarto:
-            colons = max([len(m.group(1)) for m in map(_FENCE_COLONS.match, body.split("\n")) if m],
-                         default=2) + 1
-            attributes = [f".callout-{_QUARTO_CALLOUT.get(kind, 'note')}"]
-            if title:
-                attributes.append('title="' + title.replace("\\", "\\\\").replace('"', '\\"') + '"')
-            if fold:
-                attributes.append(f'collapse="{"true" if fold == "-" else "false"}"')
-            fence = ":" * max(3, colons)
-            block = [f"{fence} {{{' '.join(attributes)}}}", *( [body] if body else []), fence]
-        else:
-            heading = title or kind.capitalize()
-            quoted = [f"> **{heading}**"]
-            if body:
-                quoted.append(">")
-                quoted += [("> " + line) if line.strip() else ">" for line in body.split("\n")]
-            block = quoted
-        edits.append((begin, end, "\n".join(block).split("\n")))
+        lead = _quote_lead(lines[begin])
+        if match is None or lead is None:
+            continue
+        rest = continuation(lead)
+        inner = [_QUOTE_MARK.sub("", line.removeprefix(rest) if i else line[len(lead):], count=1)
+                 for i, line in enumerate(lines[begin:end])]
+        block = _callout(match, convert_callouts("\n".join(inner[1:]).strip("\n"), quarto=quarto),
+                         quarto=quarto)
+        placed = [(lead if i == 0 else rest) + line if line.strip() else rest.rstrip()
+                  for i, line in enumerate(block)]
+        edits.append((begin, end, placed))
     for begin, end, block in reversed(edits):
         # Pandoc reads a fenced div only when blank lines set it apart from its neighbours.
-        before = [""] if begin > 0 and lines[begin - 1].strip() else []
-        after = [""] if end < len(lines) and lines[end].strip() else []
+        blank = continuation(_quote_lead(lines[begin]) or "").rstrip()
+        before = [blank] if begin > 0 and lines[begin - 1].strip(" \t>") else []
+        after = [blank] if end < len(lines) and lines[end].strip(" \t>") else []
         lines[begin:end] = before + block + after
     return "\n".join(lines)
+
+
+def _quote_lead(line: str) -> str | None:
+    """What stands before a blockquote's first `>`: nothing, indentation or list markers."""
+    match = re.match(r"^((?:[ \t]*(?:[-*+][ \t]+|\d{1,9}[.)][ \t]+))*[ \t]*)>", line)
+    return match.group(1) if match else None
+
+
+def _callout(match: re.Match[str], body: str, *, quarto: bool) -> list[str]:
+    kind, fold, title = match.group(1).lower(), match.group(2), match.group(3).strip()
+    if not quarto:
+        quoted = [f"> **{title or kind.capitalize()}**"]
+        if body:
+            quoted.append(">")
+            quoted += [("> " + line) if line.strip() else ">" for line in body.split("\n")]
+        return quoted
+    title = re.sub(r"(?<!!)\[([^\]]*)\]\([^)]*\)", r"\1", title)  # an attribute shows no Markdown
+    colons = max([len(m.group(1)) for m in map(_FENCE_COLONS.match, body.split("\n")) if m], default=2) + 1
+    attributes = [f".callout-{_QUARTO_CALLOUT.get(kind, 'note')}"]
+    if title:
+        attributes.append('title="' + title.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    if fold:
+        attributes.append(f'collapse="{"true" if fold == "-" else "false"}"')
+    fence = ":" * max(3, colons)
+    return [f"{fence} {{{' '.join(attributes)}}}", *(body.split("\n") if body else []), fence]
 
 
 # -- right to left -------------------------------------------------------------------------

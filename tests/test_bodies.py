@@ -243,3 +243,11 @@ def test_any_mix_of_constructs_keeps_code_and_leaves_no_wikilink(lines: list[str
 def test_a_setext_heading_with_a_one_character_underline_moves_too(make_vault) -> None:
     root = make_vault({"notes/top.md": concept("t", "Title\n=\n\nSub\n-\n\ntext\n", title="Top")})
     assert "### Title\n\n#### Sub\n\ntext" in body_of(article(root))
+
+
+def test_a_callout_in_a_list_item_stays_in_it(make_vault) -> None:
+    root = make_vault({"notes/top.md": concept("t", "- item\n- > [!tip] In a list\n  > Tip text.\n- next\n")})
+    quarto = body_of(article(root, "top", "--template", "article.qmd.j2"))
+    assert '- ::: {.callout-tip title="In a list"}\n  Tip text.\n  :::\n' in quarto
+    plain = body_of(article(root))
+    assert "- > **In a list**\n  >\n  > Tip text.\n" in plain
