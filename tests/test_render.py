@@ -163,4 +163,4 @@ def test_plain_mode_lists_linked_sources_as_references(built: dict[tuple[str, st
     references = advanced.split("## References", 1)[1]
     assert "*A Book of Torture*" in references
     basics = (folder / "01-basics.md").read_text(encoding="utf-8")
-    assert "> **Remember this**" in basics and "callout" not in basics  # titled blockquotes
+    assert "> **Remember this**" in basics and ".callout-" not in basics  # titled blockquotes
