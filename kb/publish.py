@@ -131,7 +131,14 @@ def _content_start(source_line: str, content_line: str) -> int | None:
     if stripped.endswith(content_line):
         return len(stripped) - len(content_line)
     found = source_line.find(content_line)
-    return found if found >= 0 else None
+    if found >= 0:
+        return found
+    # A tab only partly taken by the container's indent comes back as spaces: the start is
+    # virtual (before the text), but every column past those spaces maps exactly.
+    text = content_line.lstrip(" ")
+    if text and source_line.rstrip().endswith(text):
+        return len(source_line.rstrip()) - len(text) - (len(content_line) - len(text))
+    return None
 
 
 def inline_spans(text: str, tokens: list[Token] | None = None) -> Iterator[Span]:

@@ -251,3 +251,9 @@ def test_a_callout_in_a_list_item_stays_in_it(make_vault) -> None:
     assert '- ::: {.callout-tip title="In a list"}\n  Tip text.\n  :::\n' in quarto
     plain = body_of(article(root))
     assert "- > **In a list**\n  >\n  > Tip text.\n" in plain
+
+
+def test_a_link_after_a_tab_that_markdown_it_expands_is_still_rewritten(make_vault) -> None:
+    root = make_vault({"notes/base.md": concept("b", title="Base"),
+                       "notes/top.md": concept("t", "- item\n  text\n \t[[base]] after a tab\n", ("base",))})
+    assert " \t[Base](#base) after a tab" in body_of(article(root))
