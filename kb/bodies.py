@@ -174,6 +174,8 @@ class BodyWriter:
     def embed(self, origin: Note, target: str, fragment: str | None, label: str | None, span: Span,
               host: str, line: int, stack: list[tuple[int, str | None]]) -> str:
         found = self.kg.resolver.resolve(target, origin) if target else None
+        if found is not None and found.kind == "attachment":  # a PDF, audio…: never published
+            return self.link(origin, target, fragment, label)
         note = origin if found is None or found.kind == "self" else found.note
         if note is None:
             self.diagnostics.append(Diagnostic(origin.path, line, "warning", "missing-embed",

@@ -257,3 +257,13 @@ def test_a_link_after_a_tab_that_markdown_it_expands_is_still_rewritten(make_vau
     root = make_vault({"notes/base.md": concept("b", title="Base"),
                        "notes/top.md": concept("t", "- item\n  text\n \t[[base]] after a tab\n", ("base",))})
     assert " \t[Base](#base) after a tab" in body_of(article(root))
+
+
+def test_other_attachments_are_named_not_published(make_vault) -> None:
+    root = make_vault({"notes/top.md": concept("t", "![[book.pdf]]\n\nSee [[book.pdf|the PDF]].\n"),
+                       "notes/book.pdf": b"%PDF-1.4"})
+    result = run_kb("article", "top", vault=root)
+    assert result.exit_code == 0 and "warning" not in result.stderr
+    text = (root / "articles/top.md").read_text(encoding="utf-8")
+    assert "\nbook.pdf\n" in text and "See the PDF." in text
+    assert not (root / "articles/assets").exists()
