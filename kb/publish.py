@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from markdown_it.token import Token
 
@@ -505,6 +504,3 @@ def escape_text(text: str) -> str:
     """Text safe as a Markdown link's text."""
     return re.sub(r"([\\\[\]*_`<>])", r"\\\1", text)
 
-
-def meta_of(span: Span) -> dict[str, Any]:
-    return span.token.meta or {}

@@ -265,3 +265,20 @@ def test_an_unwritable_kb_folder_is_a_warning_and_the_stamp_still_records(make_v
     (root / "notes/a.md").write_text(concept("a", "Second."))
     again = run_kb("article", "a", vault=root)
     assert again.exit_code == 0 and "Second." in (root / "articles/a.md").read_text()
+
+
+def test_two_builds_at_once_never_lose_a_record_or_refuse_each_other(make_vault) -> None:
+    root = make_vault({"kb.toml": ('citations = "quarto"\n[[series]]\ntitle = "S"\nslug = "s"\n'
+                                   'parts = ["c2", "c5"]\n'),
+                       **{f"notes/c{i}.md": concept(f"c{i}", prerequisites=(f"c{i - 1}",) if i else ())
+                          for i in range(6)}})
+    env = {**os.environ, "PYTHONPATH": str(Path(kb.__file__).parent.parent)}
+    runs = [subprocess.Popen([sys.executable, "-m", "kb", "build", "--template", template,
+                              "--vault", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=env)
+            for template in ("article.md.j2", "article.qmd.j2") * 2]
+    for run in runs:
+        assert run.wait() == 0, run.stderr.read() if run.stderr else ""
+    entries = json.loads((root / ".kb/generated.json").read_text())["articles"]
+    assert set(entries) == {f"articles/s/{name}" for name in
+                            ("01-c2.md", "02-c5.md", "01-c2.qmd", "02-c5.qmd", "references.bib")}
