@@ -237,7 +237,10 @@ class Records:
 
     def record(self, key: str, data: bytes) -> None:
         """Record one file at once, merged into what is on disk now."""
-        entry = {"sha256": digest(data), "written": dt.date.today().isoformat()}
+        sha = digest(data)
+        if self.entries.get(key, {}).get("sha256") == sha:
+            return  # already recorded (an unchanged article): no write, no fsync
+        entry = {"sha256": sha, "written": dt.date.today().isoformat()}
         self.changed[key] = self.entries[key] = entry
         try:
             self.save()
