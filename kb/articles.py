@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.assemble import Article, assemble
 from kb.bibtex import format_bibliography
 from kb.config import Config, SeriesConfig
+from kb.errors import KbError
 from kb.graph import KnowledgeGraph
 from kb.mastery import find_concept
 from kb.render import article_context, environment, output_extension, render
+from kb.resolve import normalize
 from kb.slug import slugify
 from kb.sources import source_notes
 
@@ -23,6 +25,40 @@ class RenderedArticle:
     relative: str  # path inside the articles folder
     text: str
     article: Article | None  # None for a generated references.bib
+    assets: dict[str, Path] = field(default_factory=dict)  # path inside articles/ → file to copy
+
+
+class SeriesCollisionError(KbError):
+    """Two series would write into the same folder."""
+
+
+def series_folder(series: SeriesConfig) -> str:
+    return slugify(series.slug, "series")
+
+
+def check_series_folders(series_list: list[SeriesConfig]) -> None:
+    """Two series whose slugs fold to one folder (on any file system: case and Unicode
+    normalization ignored) would overwrite each other's parts: an error before anything is
+    written."""
+    seen: dict[str, SeriesConfig] = {}
+    for series in series_list:
+        folder = series_folder(series)
+        key = normalize(folder)
+        if key in seen:
+            raise SeriesCollisionError(
+                f"kb.toml: series '{seen[key].title}' (slug '{seen[key].slug}') and "
+                f"'{series.title}' (slug '{series.slug}') would both be written to "
+                f"articles/{folder}/; give one of them another slug")
+        seen[key] = series
+
+
+def _is_quarto(config: Config, template_name: str) -> bool:
+    """Quarto output: callouts become Quarto callouts (plain mode: titled blockquotes)."""
+    return config.citations == "quarto" or output_extension(template_name) == ".qmd"
+
+
+def _assets(article: Article, folder: str) -> dict[str, Path]:
+    return {f"{folder}/{name}" if folder else name: path for name, path in article.assets.items()}
 
 
 def bibliography(kg: KnowledgeGraph, folder: str = "") -> RenderedArticle:
@@ -39,12 +75,14 @@ def render_article(kg: KnowledgeGraph, config: Config, templates_dir: Path | Non
     template_name = template or config.template
     concept = find_concept(kg, target)
     quarto = config.citations == "quarto"
-    article = assemble(kg, concept, citations=config.citations)
+    article = assemble(kg, concept, citations=config.citations,
+                       quarto=_is_quarto(config, template_name))
     context = article_context(article, author=config.author, today=today or dt.date.today(),
                               citations=config.citations,
                               bibliography=BIBLIOGRAPHY if quarto else None)
     text = render(environment(templates_dir), template_name, context)
-    rendered = [RenderedArticle(f"{article.slug}{output_extension(template_name)}", text, article)]
+    rendered = [RenderedArticle(f"{article.slug}{output_extension(template_name)}", text, article,
+                                _assets(article, ""))]
     return rendered + [bibliography(kg)] if quarto else rendered
 
 
@@ -55,7 +93,7 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
     template_name = template or config.template
     extension = output_extension(template_name)
     env = environment(templates_dir)
-    folder = slugify(series.slug, "series")
+    folder = series_folder(series)
     quarto = config.citations == "quarto"
     concepts = [find_concept(kg, part) for part in series.parts]
     covered: dict[str, tuple[str, str]] = {}
@@ -63,7 +101,8 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
     previous: list[dict[str, str]] = []
     for index, concept in enumerate(concepts, 1):
         slug = f"{index:02d}-{slugify(concept.key, 'part')}"
-        article = assemble(kg, concept, covered=covered, slug=slug, citations=config.citations)
+        article = assemble(kg, concept, covered=covered, slug=slug, citations=config.citations,
+                           quarto=_is_quarto(config, template_name))
         file_name = f"{slug}{extension}"
         context = article_context(article, author=config.author, today=today or dt.date.today(),
                                   series={"title": series.title, "slug": folder, "index": index,
@@ -72,7 +111,8 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
                                   citations=config.citations,
                                   bibliography=BIBLIOGRAPHY if quarto else None)
         text = render(env, template_name, context)
-        rendered.append(RenderedArticle(f"{folder}/{file_name}", text, article))
+        rendered.append(RenderedArticle(f"{folder}/{file_name}", text, article,
+                                        _assets(article, folder)))
         for section in article.sections:
             covered.setdefault(section.concept.key, (file_name, section.anchor))
         previous.append({"title": article.title, "href": file_name})

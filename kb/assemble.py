@@ -1,23 +1,28 @@
 """Article assembly: a concept and its prerequisites, in learning order, as a pure value.
 
-Note bodies are carried over byte for byte except for three rewrites: links, heading levels
-and colliding footnote labels. Everything else — code, math, tables, HTML — is untouched."""
+Note bodies are carried over byte for byte except where Obsidian syntax must become
+publishable Markdown (see kb.bodies): links, embeds, images, comments, callouts, heading
+levels and colliding footnote labels. Code, math, tables and HTML are untouched."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kb.bibtex import citekey_of
+from kb.bodies import BodyWriter, citation
+from kb.errors import Diagnostic
 from kb.graph import Concept, KnowledgeGraph
-from kb.markdown import make_parser
 from kb.mastery import learning_path
-from kb.model import Link, Note
+from kb.model import Note
+from kb.publish import is_rtl
 from kb.resolve import normalize
 from kb.slug import slugify, unique
+
+__all__ = ["Article", "Entry", "Reference", "Section", "assemble", "citation"]
 
 SECTION_LEVEL = 2  # `## Concept`; a note's own headings go below where it is placed
 
@@ -37,6 +42,7 @@ class Entry:
     locator: str | None
     practice: str | None
     date: dt.date | None
+    rtl: bool = False  # mostly right-to-left text: templates wrap it in `::: {dir="rtl"}`
 
 
 @dataclass
@@ -75,111 +81,10 @@ class Article:
     covered_elsewhere: list[dict[str, str]]  # [{"id", "title", "href"}] for series parts
     categories: list[str]
     date: dt.date | None
-
-
-# -- links ------------------------------------------------------------------------------
-def _display_text(link: Link) -> str:
-    if link.label:
-        return link.label
-    if link.kind == "markdown":
-        return link.target
-    if not link.target:
-        return link.fragment.lstrip("^") if link.fragment else ""
-    return f"{link.target} > {link.fragment}" if link.fragment else link.target
-
-
-def _replace_occurrence(line: str, literal: str, occurrence: int, replacement: str) -> str:
-    """Replace the n-th `literal` on the line (tables show `\\|` where the parser saw `|`)."""
-    for variant in (literal, literal.replace("|", "\\|")):
-        start = -1
-        for _ in range(occurrence + 1):
-            start = line.find(variant, start + 1)
-            if start < 0:
-                break
-        if start >= 0:
-            return line[:start] + replacement + line[start + len(variant):]
-    return line
-
-
-# -- footnotes and headings ----------------------------------------------------------------
-def _protected_lines(tokens: list[Any]) -> set[int]:
-    """Body lines inside code, math or HTML blocks: never touched by footnote renaming."""
-    protected: set[int] = set()
-    for token in tokens:
-        if token.type in ("fence", "code_block", "math_block", "html_block") and token.map:
-            protected.update(range(token.map[0], token.map[1]))
-    return protected
-
-
-def _rename_footnotes(line: str, renames: dict[str, str]) -> str:
-    parts = line.split("`")
-    for index in range(0, len(parts), 2):  # even parts are outside code spans
-        for old, new in renames.items():
-            parts[index] = parts[index].replace(f"[^{old}]", f"[^{new}]")
-    return "`".join(parts)
-
-
-def _footnote_labels(tokens: list[Any]) -> list[str]:
-    return [t.meta["label"] for t in tokens
-            if t.type == "footnote_reference_open" and t.meta and "label" in t.meta]
-
-
-def transform_body(note: Note, base_level: int, rewrite: Callable[[Link], str | None],
-                   used_footnotes: set[str]) -> str:
-    """The note's body with links rewritten, headings moved under `base_level`, its leading
-    title heading dropped, and footnote labels already used in the article renamed."""
-    body = note.body
-    tokens = make_parser().parse(body)
-    lines = body.split("\n")
-    offset = note.body_line - 1
-
-    by_line: dict[int, list[tuple[Link, str]]] = {}
-    for link in note.links:
-        if link.kind == "property" or link.line <= offset:
-            continue
-        replacement = rewrite(link)
-        if replacement is not None:
-            by_line.setdefault(link.line - 1 - offset, []).append((link, replacement))
-    for index, edits in by_line.items():
-        if 0 <= index < len(lines):
-            for link, replacement in sorted(edits, key=lambda e: -e[0].occurrence):
-                lines[index] = _replace_occurrence(lines[index], link.literal, link.occurrence,
-                                                   replacement)
-
-    renames: dict[str, str] = {}
-    for label in dict.fromkeys(_footnote_labels(tokens)):
-        renames[label] = unique(label, used_footnotes) if label in used_footnotes else label
-        used_footnotes.add(renames[label])
-    renames = {old: new for old, new in renames.items() if old != new}
-    if renames:
-        protected = _protected_lines(tokens)
-        lines = [line if i in protected else _rename_footnotes(line, renames)
-                 for i, line in enumerate(lines)]
-
-    drop: set[int] = set()
-    headings = [(p, t) for p, t in enumerate(tokens) if t.type == "heading_open" and t.map]
-    if (headings and headings[0][0] == 0 and headings[0][1].tag == "h1"
-            and tokens[1].content.strip() == note.title):
-        start, end = headings.pop(0)[1].map or (0, 0)
-        drop.update(range(start, end))  # the section or entry heading already shows the title
-        if end < len(lines) and not lines[end].strip():
-            drop.add(end)
-    # The note's top heading level lands one below the heading it is placed under.
-    shift = base_level + 1 - min((int(t.tag[1]) for _, t in headings), default=1)
-    for position, token in headings:
-        start, end = token.map or (0, 0)
-        level = int(token.tag[1])
-        text = tokens[position + 1].content.strip()
-        new_level = max(1, min(6, level + shift))
-        if token.markup in ("=", "-"):  # setext: fold into one ATX line
-            lines[start] = "#" * new_level + " " + text
-            drop.update(range(start + 1, end))
-        else:
-            stripped = lines[start].lstrip(" >")
-            prefix = lines[start][: len(lines[start]) - len(stripped)]
-            lines[start] = prefix + "#" * new_level + stripped[level:]
-    kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
-    return kept + "\n" if kept.strip() else ""
+    assets: dict[str, Path] = field(default_factory=dict)  # "assets/x-1a2b.png" → file to copy
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # missing images, embeds
+    path: list[Concept] = field(default_factory=list)  # the whole learning path, in order
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (prerequisite, dependent) keys
 
 
 # -- assembly ------------------------------------------------------------------------------
@@ -211,20 +116,14 @@ def _reading_key(note: Note, source: _Source | None) -> tuple[Any, ...]:
             note.date or dt.date.max, note.path)
 
 
-def citation(key: str) -> str:
-    """A Pandoc citation of `key`: `@key`, or `@{key}` when the key holds characters a bare
-    citation cannot end or contain."""
-    if re.fullmatch(r"\w(?:[\w:.#$%&+?<>~/-]*\w)?", key):
-        return f"@{key}"
-    return "@{" + key.replace("}", "") + "}"
-
-
 def assemble(kg: KnowledgeGraph, target: Concept, *,
              covered: dict[str, tuple[str, str]] | None = None,
-             slug: str | None = None, citations: str = "plain") -> Article:
+             slug: str | None = None, citations: str = "plain", quarto: bool | None = None) -> Article:
     """Build the article for `target`. `covered` maps concept keys an earlier series part
     already covers to (href of that part, anchor), so they are linked, not repeated.
-    With `citations="quarto"`, body links to source notes become Pandoc citations."""
+    With `citations="quarto"`, body links to source notes become Pandoc citations; `quarto`
+    (default: the same as citations) turns callouts into Quarto callouts."""
+    quarto = citations == "quarto" if quarto is None else quarto
     covered = covered or {}
     path = learning_path(kg, target)
     in_article = [c for c in path if c.notes and c.key not in covered]
@@ -241,28 +140,8 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
         for note in kg.concepts[key].notes if key in kg.concepts else []:
             placed_before.setdefault(id(note), where)
     sources = {id(n): _source_of(kg, n) for c in in_article for n in c.notes}
-
-    def rewrite(origin: Note) -> Callable[[Link], str | None]:
-        def for_link(link: Link) -> str | None:
-            text = _display_text(link)
-            found = kg.resolver.resolve(link.target, origin)
-            if found.kind == "attachment":
-                return None  # attachments are left as written
-            if found.kind == "note" and found.note is not None:
-                key = kg.key_of(found.note)
-                if citations == "quarto" and found.note.type == "source":
-                    cite = f"[{citation(citekey_of(found.note))}]"
-                    return f"{link.label} {cite}" if link.label else cite
-                concept_key = key if key in kg.concepts and found.note.type == "concept" else None
-                section = (concept_key if concept_key in anchors
-                           else placed.get(id(found.note)))
-                if section is not None:
-                    return f"[{text}](#{anchors[section]})"
-                elsewhere = covered.get(concept_key or "") or placed_before.get(id(found.note))
-                if elsewhere is not None:
-                    return f"[{text}]({elsewhere[0]}#{elsewhere[1]})"
-            return text
-        return for_link
+    writer = BodyWriter(kg, anchors=anchors, placed=placed, placed_before=placed_before,
+                        covered=covered, citations=citations, quarto=quarto)
 
     used_footnotes: set[str] = set()
     sections = []
@@ -278,13 +157,14 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
         def entry(note: Note, base: int) -> Entry:
             source = sources[id(note)]
             return Entry(note=note, key=kg.key_of(note), title=note.title,
-                         body=transform_body(note, base, rewrite(note), used_footnotes),
+                         body=writer.body(note, base, used_footnotes),
                          source=source.key if source else None,
                          source_title=source.title if source else None,
                          source_note=source.note if source else None,
                          citekey=(citekey_of(source.note) if source and source.note
                                   and source.note.type == "source" else None),
-                         locator=note.locator, practice=note.practice, date=note.date)
+                         locator=note.locator, practice=note.practice, date=note.date,
+                         rtl=is_rtl(note.body))
 
         sections.append(Section(
             concept=concept, anchor=anchors[concept.key], title=concept.title, level=concept.level,
@@ -299,7 +179,7 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
                 "needed_by": sorted((s for s in prereqs.successors(c.key) if s in keys_in_path),
                                     key=normalize)}
                for c in path if not c.notes]
-    references = _references(sections)
+    references = _references(sections, writer.linked_sources, kg)
     tags = sorted({t for s in sections for e in _entries(s) for t in e.note.tags}, key=normalize)
     dates = [e.date for s in sections for e in _entries(s) if e.date]
     return Article(
@@ -310,6 +190,8 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
         covered_elsewhere=[{"id": c.key, "title": c.title, "href": f"{covered[c.key][0]}#{covered[c.key][1]}"}
                            for c in path if c.key in covered],
         categories=tags, date=max(dates) if dates else None,
+        assets=writer.assets, diagnostics=writer.diagnostics, path=list(path),
+        edges=sorted((u, v) for u, v in prereqs.subgraph(keys_in_path).edges),
     )
 
 
@@ -317,8 +199,10 @@ def _entries(section: Section) -> list[Entry]:
     return ([section.intro] if section.intro else []) + section.readings + section.practice
 
 
-def _references(sections: list[Section]) -> list[Reference]:
-    """Every source cited by an included note, once, in order of first citation."""
+def _references(sections: list[Section], linked: list[Note] | None = None,
+                kg: KnowledgeGraph | None = None) -> list[Reference]:
+    """Every source cited by an included note (its `source:`, or a link in its body to a
+    source note), once, in order of first citation."""
     found: dict[str, Reference] = {}
     for section in sections:
         for entry in _entries(section):
@@ -337,6 +221,12 @@ def _references(sections: list[Section]) -> list[Reference]:
             ref = found[entry.source]
             if entry.locator and entry.locator not in ref.locators:
                 ref.locators.append(entry.locator)
+    for note in linked or []:
+        key = kg.key_of(note) if kg is not None else note.id
+        if key not in found:
+            found[key] = Reference(key=key, title=note.title, authors=note.authors, year=note.year,
+                                   kind=note.kind, url=note.url, locators=[], note=note,
+                                   citekey=citekey_of(note))
     for ref in found.values():
         ref.locators.sort(key=_natural)
     return list(found.values())

@@ -592,11 +592,18 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
 
         kb gaps --level code     # read or solved by hand, never implemented
     """
+    kg = _load(ctx, quiet=as_json)
+    _print_gaps(kg, level, as_json)
+    ctx.exit(_exit_status(kg.diagnostics))
+
+
+def _print_gaps(kg: Any, level: str, as_json: bool, *, report: bool = True) -> None:
+    """What `kb gaps` prints, for a vault already loaded (kb build shows it too)."""
     from kb.mastery import gaps as find_gaps
 
-    kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
-    _report(kg.diagnostics, everything=False)
+    if report:
+        _report(kg.diagnostics, everything=False)
     # From `code` up, whether each code practice still runs matters: say it.
     runs: list[tuple[str, Any, Any]] = []
     if level in ("code", "project"):
@@ -639,7 +646,6 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
                     for concept, note, state in runs if state.state != "passed"]
             if rows:
                 click.echo(_table(["CONCEPT", "NOTE", "RUN"], rows))
-    ctx.exit(_exit_status(kg.diagnostics))
 
 
 @main.command()
@@ -912,13 +918,19 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
 
 
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
-    """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
-    from kb.write import EditedArticleError, Records, write_article
+    """Write each article (recorded as it is written) and the images it shows; report what
+    happened; a refused hand edit is an error (exit 1)."""
+    from kb.write import EditedArticleError, Records, write_article, write_asset
 
     vault = kg.vault
     records = Records.load(vault.root)
     refused = 0
     for item in rendered:
+        if item.article is not None:
+            _report(item.article.diagnostics, everything=True)
+        for relative, source in sorted(item.assets.items()):
+            if write_asset(vault.articles_dir, relative, source, records):
+                click.echo(f"{vault.relpath(vault.articles_dir / relative)}: copied")
         try:
             path, outcome = write_article(vault.root, vault.articles_dir, item.relative, item.text,
                                           records, force=force)
@@ -930,10 +942,8 @@ def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
         note = {"written": "written", "unchanged": "unchanged",
                 "replaced-edit": "written (your edit was replaced: --force)"}[outcome]
         click.echo(f"{shown}: {note}")
-    try:
-        records.save()
-    except OSError as exc:
-        click.echo(f"kb: warning: could not record generated articles in .kb/: {exc}", err=True)
+    if records.problem:
+        click.echo(f"kb: warning: {records.problem}", err=True)
     return refused
 
 
@@ -967,6 +977,8 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
         rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
                                   template=template)
         if to_stdout:
+            if rendered[0].article is not None:
+                _report(rendered[0].article.diagnostics, everything=True)
             click.echo(rendered[0].text, nl=False)
             refused = 0
         else:
@@ -989,21 +1001,24 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
 
         kb build
     """
-    from kb.articles import render_series
+    from kb.articles import check_series_folders, render_series
 
     kg = _load(ctx, writes=True)
     _report(kg.diagnostics, everything=False)
     series_list = kg.vault.config.series
     refused = 0
     with _user_errors():
-        for series in series_list:
-            rendered = render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
-                                     template=template)
-            refused += _write_rendered(kg, rendered, force)
+        check_series_folders(series_list)
+        # Everything is rendered before anything is written: a bad template or note in the
+        # last series leaves the articles folder as it was.
+        rendered = [render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
+                                  template=template) for series in series_list]
+        for items in rendered:
+            refused += _write_rendered(kg, items, force)
     if not series_list:
         click.echo("No [[series]] in kb.toml: nothing to build (see README, Series).")
     click.echo()
-    ctx.invoke(gaps, as_json=False, level="exercise")
+    _print_gaps(kg, "exercise", as_json=False, report=False)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 

@@ -92,6 +92,7 @@ def _obsidian_comment_inline(state: StateInline, silent: bool) -> bool:
     if not silent:
         token = state.push("obsidian_comment", "", 0)
         token.content = src[pos + 2 : end]
+        token.meta = _position(state, pos, src[pos : end + 2])
     state.pos = end + 2
     return True
 
@@ -142,28 +143,45 @@ def _link_with_position(state: StateInline, silent: bool) -> bool:
     return matched
 
 
+def _image_with_position(state: StateInline, silent: bool) -> bool:
+    """CommonMark's image rule, also recording where the image stands (for article assembly)."""
+    if not _can_close(state, state.pos + 2):
+        return False
+    before, start = len(state.tokens), state.pos
+    matched = commonmark_image(state, silent)
+    if matched and not silent:
+        for token in state.tokens[before:]:
+            if token.type == "image":
+                token.meta.update(_position(state, start, state.src[start : state.pos]))
+                break
+    return matched
+
+
 def _position(state: StateInline, pos: int, literal: str) -> dict[str, object]:
-    """Where a link stands: lines before it, its exact text, and how many times that text
-    occurs earlier on its own line (so a later pass can find this very occurrence).
+    """Where a link stands: lines before it, its column on that line of the inline text, its
+    exact text, and how many times that text occurs earlier on its own line.
 
     Counted on from the previous link of the parse rather than from the paragraph's start,
     so a paragraph of many links costs linear, not quadratic, time. A link's text cannot
     overlap another copy of itself (it opens with `[` or `!` and closes with `]` or `)`), so
     counting from the previous copy gives the same number as counting from the line start."""
     src = state.src
-    memo: dict[str, Any] = state.__dict__.setdefault("_kb_position", {"pos": 0, "nl": 0, "seen": {}})
+    memo: dict[str, Any] = state.__dict__.setdefault(
+        "_kb_position", {"pos": 0, "nl": 0, "line_start": 0, "seen": {}})
     if pos < memo["pos"]:  # not expected (links come in order), but stay correct
-        memo.update(pos=0, nl=0, seen={})
+        memo.update(pos=0, nl=0, line_start=0, seen={})
     lines = memo["nl"] + src.count("\n", memo["pos"], pos)
-    memo["pos"], memo["nl"] = pos, lines
+    last_newline = src.rfind("\n", memo["pos"], pos)
+    line_start = last_newline + 1 if last_newline >= 0 else memo["line_start"]
+    memo.update(pos=pos, nl=lines, line_start=line_start)
     seen: dict[str, tuple[int, int, int]] = memo["seen"]  # literal → (line, position, count)
     earlier = seen.get(literal)
     if earlier is not None and earlier[0] == lines:
         occurrence = earlier[2] + src.count(literal, earlier[1], pos)
     else:
-        occurrence = src.count(literal, src.rfind("\n", 0, pos) + 1, pos)
+        occurrence = src.count(literal, line_start, pos)
     seen[literal] = (lines, pos, occurrence)
-    return {"nl": lines, "literal": literal, "occurrence": occurrence}
+    return {"nl": lines, "col": pos - line_start, "literal": literal, "occurrence": occurrence}
 
 
 def _inline_where_links_can_be(state: StateCore) -> None:
@@ -262,7 +280,9 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},
     )
-    if not full_inline:
+    if full_inline:
+        md.inline.ruler.at("image", _image_with_position)
+    else:
         md.core.ruler.at("inline", _inline_where_links_can_be)
         # Emphasis, strikethrough and entities never hide or make a link, and joining text
         # fragments only tidies tokens nobody reads here: skipping them is a third less inline work.

@@ -134,6 +134,8 @@ def article_context(article: Article, *, author: str | None, today: dt.date,
                     series: dict[str, Any] | None = None, citations: str = "plain",
                     bibliography: str | None = None) -> dict[str, Any]:
     """Every variable a template sees; the README documents each one."""
+    from kb.diagram import learning_path_block, learning_path_mermaid
+
     count = len(article.sections)
     others = count - 1
     description = (f"{article.title}, built up from {others} prerequisite concept"
@@ -155,6 +157,8 @@ def article_context(article: Article, *, author: str | None, today: dt.date,
         "citations": citations,
         "bibliography": bibliography,
         "extra": article.target.definition.extra if article.target.definition else {},
+        "learning_path": learning_path_block(article),
+        "learning_path_mermaid": learning_path_mermaid(article)[0],
     }
 
 

@@ -108,10 +108,10 @@ def test_bodies_survive_byte_for_byte_apart_from_links(make_vault) -> None:
     })
     out = run_kb("article", "top", "--stdout", vault=root).stdout
     expected = (TRICKY_BODY
-                .replace("to [[base]] and", "to [base](#base) and")
+                .replace("to [[base]] and", "to [Base](#base) and")
                 .replace("[[elsewhere|somewhere else]]", "somewhere else")
                 .replace("[[base\\|the base]]", "[the base](#base)")
-                .replace("see [[base]].", "see [base](#base)."))
+                .replace("see [[base]].", "see [Base](#base)."))
     assert expected in out
     # the HTML block is untouched, link and all: markdown-it does not parse inside it
     assert '<div class="note">raw <b>HTML</b> [[base]]</div>' in out
@@ -292,7 +292,7 @@ def test_series_parts_cover_new_concepts_and_link_back(make_vault) -> None:
     part2 = (root / "articles/s/02-c.md").read_text()
     assert "## A {#a}" in part1 and "## B {#b}" in part1
     assert "## A" not in part2 and "## B" not in part2 and "## C {#c}" in part2
-    assert "Uses [a](01-b.md#a) and [b](01-b.md#b)." in part2
+    assert "Uses [A](01-b.md#a) and [B](01-b.md#b)." in part2
 
 
 def test_sample_vault_drafts_are_up_to_date(tmp_path: Path) -> None:
