@@ -17,6 +17,15 @@ def concepts_only(graph: nx.DiGraph) -> nx.DiGraph:
     return graph.subgraph(keep).copy()
 
 
+def focus_subgraph(graph: nx.DiGraph, concept_keys: set[str]) -> nx.DiGraph:
+    """The given concepts, the notes about them and the sources those notes came from,
+    with every edge among them."""
+    keep = {f"concept:{key}" for key in concept_keys}
+    notes = {u for u, v, kind in graph.edges(data="kind") if kind == "about" and v in keep}
+    sources = {v for u, v, kind in graph.edges(data="kind") if kind == "from" and u in notes}
+    return graph.subgraph(keep | notes | sources).copy()
+
+
 def _plain(value: Any) -> Any:
     """GraphML and JSON take scalars: anything else becomes its string form."""
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
