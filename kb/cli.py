@@ -658,6 +658,16 @@ def list_notes(ctx: click.Context, as_json: bool, note_type: str | None, tag: st
     ctx.exit(_exit_status(kg.diagnostics))
 
 
+def _write_output(path: Path, text: str) -> None:
+    """A file named on the command line: written atomically, with a new file's permissions."""
+    from kb.write import atomic_write
+
+    atomic_write(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)  # the temporary file was private; the output need not be
+
+
 GRAPH_FORMATS = ("json", "graphml", "dot", "mermaid", "html")  # kb.export.FORMATS + the page
 
 
@@ -717,10 +727,8 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, 
                 selected = focus_subgraph(selected, neighbourhood(kg, centre, depth))
             text = export(only_concepts(selected) if concepts_only else selected, fmt)
         if output:
-            from kb.write import atomic_write
-
             try:
-                atomic_write(Path(output), text)
+                _write_output(Path(output), text)
             except OSError as exc:
                 raise click.ClickException(f"cannot write {output}: {exc}") from None
             click.echo(f"kb: wrote {output}", err=True)

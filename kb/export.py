@@ -73,8 +73,14 @@ def to_dot(graph: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Mermaid's entity codes (`#quot;`, `#35;`): the title stays as written, and nothing in it can
+# end the label or become markup.
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#60;", ">": "#62;", "`": "#96;"}
+
+
 def _mermaid_label(text: str) -> str:
-    return '"' + re.sub(r'["\n]', " ", text).replace("#", "#35;") + '"'
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    return '"' + "".join(_MERMAID_ENTITIES.get(ch, ch) for ch in text) + '"'
 
 
 def to_mermaid(graph: nx.DiGraph) -> str:
