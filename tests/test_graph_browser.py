@@ -259,8 +259,10 @@ def test_the_learning_path_to_lora_is_highlighted(opened: Opened, sample: Path, 
                 for a in c["prerequisites"]}
     assert {(a, b) for a, b in lit} == expected and all(keys[b] in on_path for _, b in lit)
     # what is off the path is dimmed; the path is not
-    assert float(css(page, f'#nodes > .node[data-i="{opened.index("bayes-theorem")}"]', "opacity")) < 0.5
-    assert float(css(page, f'#nodes > .node[data-i="{opened.index("eigenvalues")}"]', "opacity")) == 1
+    def strength(key: str) -> float:
+        return float(css(page, f'#nodes > .node[data-i="{opened.index(key)}"] circle', "fill-opacity"))
+
+    assert strength("bayes-theorem") < 0.5 and strength("eigenvalues") == 1
     path_stroke = css(page, "#edges path.on-path", "stroke")
     assert path_stroke != css(page, "#edges path:not(.on-path)", "stroke")
     shot = screenshot(opened, tmp_path, "sample-lora-path.png")
