@@ -220,3 +220,19 @@ def test_exports_do_not_depend_on_the_hash_seed(sample: Path) -> None:
                 env={**os.environ, "PYTHONHASHSEED": seed})
             outputs.add(done.stdout)
         assert len(outputs) == 1, fmt
+
+
+def test_an_empty_vault_and_a_cycle_still_make_a_page(make_vault, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    data = page_data(html_of(empty))
+    assert data["concepts"] == [] and data["notes"] == []
+    root = make_vault({
+        "notes/a.md": "---\ntype: concept\nprerequisites: [b]\n---\n",
+        "notes/b.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
+        "notes/c.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
+    })
+    result = run_kb("graph", "--format", "html", vault=root)
+    assert result.exit_code == 1 and "prerequisite cycle" in result.stderr  # said, not hidden
+    layer = {c["key"]: c["layer"] for c in page_data(result.stdout)["concepts"]}
+    assert layer == {"a": 0, "b": 0, "c": 1}  # a cycle's members share a layer
