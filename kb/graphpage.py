@@ -142,11 +142,62 @@ def _vault_href(vault_root: Path, link_base: Path) -> str:
     return "" if rel == "." else quote(Path(rel).as_posix()) + "/"
 
 
+def _layer_x(keys: list[str], placement: dict[str, Placement], radius: dict[str, float],
+             label_width: dict[str, float]) -> tuple[list[float], dict[int, float]]:
+    """Each layer's x, right of the previous layer's longest label; and how far right of its x
+    each layer's circles and labels reach."""
+    reach: dict[int, float] = {}
+    widest: dict[int, float] = {}  # layer → its biggest radius
+    for key in keys:
+        layer = placement[key].layer
+        reach[layer] = max(reach.get(layer, 0.0), radius[key] + LABEL_GAP + label_width[key])
+        widest[layer] = max(widest.get(layer, 0.0), radius[key])
+    layer_x = [0.0]
+    for layer in range(1, len(reach)):
+        layer_x.append(round(layer_x[-1] + reach[layer - 1] + LAYER_MARGIN + widest[layer], 1))
+    return layer_x, reach
+
+
+def _bounds(nodes: list[dict[str, Any]], layer_x: list[float], reach: dict[int, float]) -> dict[str, float]:
+    margin = ROW_GAP / 2
+    left = min((n["x"] - n["r"] for n in nodes), default=0.0)
+    right = max((layer_x[layer] + extent for layer, extent in reach.items()), default=0.0)
+    ys = [n["y"] for n in nodes] or [0.0]
+    return {"x": round(left - margin, 1), "y": round(min(ys) - ROW_GAP / 2 - margin, 1),
+            "width": round(right - left + 2 * margin, 1),
+            "height": round(max(ys) - min(ys) + ROW_GAP + 2 * margin, 1)}
+
+
+class _NoteTable:
+    """The notes the page lists, each once, however many concepts it is about."""
+
+    def __init__(self, kg: KnowledgeGraph, vault_href: str) -> None:
+        self.kg = kg
+        self.vault_href = vault_href
+        self.rows: list[dict[str, Any]] = []
+        self.index: dict[int, int] = {}  # id(Note) → row
+
+    def row(self, note: Note) -> int:
+        if id(note) not in self.index:
+            kg = self.kg
+            key = kg.key_of(note)
+            source = next((s for s in kg.cites.get(key, ()) if s != key), None)
+            source_note = kg.notes.get(source) if source is not None else None
+            self.index[id(note)] = len(self.rows)
+            self.rows.append({
+                "key": key, "title": note.title, "type": note.type, "practice": note.practice,
+                "path": note.path, "href": self.vault_href + quote(note.path),
+                "source": source_note.title if source_note is not None else source,
+                "locator": note.locator,
+            })
+        return self.index[id(note)]
+
+
 def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int | None = None,
                  concepts_only: bool = False, recall: Mapping[str, float] | None = None,
                  retention: float = DEFAULT_RETENTION, vault_name: str | None = None,
                  vault_root: Path | None = None, link_base: Path | None = None) -> dict[str, Any]:
-    """Everything graph.html.j2 sees (README "kb graph --format html" lists it).
+    """Everything graph.html.j2 sees (docs/graph.md lists it).
 
     `recall` (concept key → probability of recall today) is optional: when given, concepts
     below `retention` are drawn as fading and the legend says so. `link_base` is the folder the
@@ -155,63 +206,33 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
     if vault_root is None:
         vault_root = kg.vault.root if kg.vault is not None else Path.cwd()
     vault_name = vault_name or Path(vault_root).resolve().name
-    link_base = link_base or Path.cwd()
     shown = neighbourhood(kg, focus, depth) if focus is not None else set(kg.concepts)
     whole = kg.prerequisite_graph()
-    # a real copy, not a subgraph view: views filter every lookup, ten times slower here
+    # a real copy, not a subgraph view: a view filters every lookup it answers
     prereqs = whole.subgraph(shown).copy() if focus is not None else whole
-    order = {key: learning_key(kg.concepts[key]) for key in shown}
-    placement = layered_layout(prereqs, order)
+    placement = layered_layout(prereqs, {key: learning_key(kg.concepts[key]) for key in shown})
     keys = sorted(shown, key=lambda k: placement[k].rank)
     index = {key: i for i, key in enumerate(keys)}
-    layer_size = {}
+    layer_size: dict[int, int] = {}
     for key in keys:
-        layer = placement[key].layer
-        layer_size[layer] = layer_size.get(layer, 0) + 1
-
-    vault_href = _vault_href(Path(vault_root), link_base)
-    notes: list[dict[str, Any]] = []
-    note_index: dict[int, int] = {}
-
-    def note_entry(note: Note) -> int:
-        if id(note) not in note_index:
-            note_key = kg.key_of(note)
-            source = next((s for s in kg.cites.get(note_key, ()) if s != note_key), None)
-            source_note = kg.notes.get(source) if source is not None else None
-            note_index[id(note)] = len(notes)
-            notes.append({
-                "key": note_key, "title": note.title, "type": note.type, "practice": note.practice,
-                "path": note.path, "href": vault_href + quote(note.path),
-                "source": (source_note.title if source_note is not None else source),
-                "locator": note.locator,
-            })
-        return note_index[id(note)]
-
-    # Each layer starts right of the previous layer's longest label.
+        layer_size[placement[key].layer] = layer_size.get(placement[key].layer, 0) + 1
     radius = {key: _radius(kg.concepts[key].unblocks) for key in keys}
     label = {key: _label(kg.concepts[key].title) for key in keys}
-    reach: dict[int, float] = {}  # layer → how far right of its x its widest node+label goes
-    widest: dict[int, float] = {}  # layer → its biggest radius
-    for key in keys:
-        layer = placement[key].layer
-        reach[layer] = max(reach.get(layer, 0.0), radius[key] + LABEL_GAP + _label_width(label[key]))
-        widest[layer] = max(widest.get(layer, 0.0), radius[key])
-    layer_x = [0.0]
-    for layer in range(1, len(reach)):
-        layer_x.append(round(layer_x[-1] + reach[layer - 1] + LAYER_MARGIN + widest[layer], 1))
+    label_width = {key: _label_width(label[key]) for key in keys}
+    layer_x, reach = _layer_x(keys, placement, radius, label_width)
+    notes = _NoteTable(kg, _vault_href(Path(vault_root), link_base or Path.cwd()))
 
-    concepts: list[dict[str, Any]] = []
-    nodes: list[dict[str, Any]] = []
+    concepts: list[dict[str, Any]] = []  # for the script (data)
+    nodes: list[dict[str, Any]] = []  # for the template's SVG
     for i, key in enumerate(keys):
         concept = kg.concepts[key]
         spot = placement[key]
-        x = layer_x[spot.layer]
-        y = (spot.row - (layer_size[spot.layer] - 1) / 2) * ROW_GAP
-        r = radius[key]
+        x, r = layer_x[spot.layer], radius[key]
+        y = round((spot.row - (layer_size[spot.layer] - 1) / 2) * ROW_GAP, 1)
         entry: dict[str, Any] = {
             "key": key, "title": concept.title, "level": concept.level, "unblocks": concept.unblocks,
-            "x": x, "y": round(y, 1), "r": r, "layer": spot.layer,
-            "reach": round(r + LABEL_GAP + _label_width(label[key])),  # circle and label, right of x
+            "x": x, "y": y, "r": r, "layer": spot.layer,
+            "reach": round(r + LABEL_GAP + label_width[key]),  # circle and label, right of x
             "prerequisites": sorted(index[p] for p in prereqs.predecessors(key)),
             "tags": _concept_tags(concept),
             "aliases": list(concept.definition.aliases) if concept.definition else [],
@@ -221,15 +242,15 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
         if hidden_before or hidden_after:
             entry["outside"] = {"prerequisites": hidden_before, "dependents": hidden_after}
         if not concepts_only:
-            entry["notes"] = [note_entry(n) for n in concept.notes]
+            entry["notes"] = [notes.row(n) for n in concept.notes]
         fading = False
         if recall is not None and key in recall:
             entry["recall"] = round(float(recall[key]), 3)
             fading = entry["recall"] < retention
         concepts.append(entry)
         nodes.append({"index": i, "key": key, "title": concept.title, "label": label[key],
-                      "level": concept.level, "x": x, "y": round(y, 1), "r": r,
-                      "label_x": round(x + r + 5, 1), "fading": fading})
+                      "level": concept.level, "x": x, "y": y, "r": r,
+                      "label_x": round(x + r + LABEL_GAP, 1), "fading": fading})
 
     edges = []
     for a, b in sorted(prereqs.edges, key=lambda e: (index[e[0]], index[e[1]])):
@@ -238,36 +259,28 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
                       "d": _edge_path(na["x"], na["y"], na["r"], nb["x"], nb["y"], nb["r"])})
 
     has_recall = any("recall" in c for c in concepts)
-    counts = {level: sum(1 for c in concepts if c["level"] == level) for level in LEVELS}
-    margin = ROW_GAP / 2
-    left = min((n["x"] - n["r"] for n in nodes), default=0.0)
-    right = max((layer_x[layer] + extent for layer, extent in reach.items()), default=0.0)
-    ys = [n["y"] for n in nodes] or [0.0]
-    box = {"x": round(left - margin, 1), "y": round(min(ys) - ROW_GAP / 2 - margin, 1),
-           "width": round(right - left + 2 * margin, 1),
-           "height": round(max(ys) - min(ys) + ROW_GAP + 2 * margin, 1)}
-    focus_key = focus.key if focus is not None else None
+    box = _bounds(nodes, layer_x, reach)
     data = {
-        "vault": vault_name, "focus": focus_key, "depth": depth, "conceptsOnly": concepts_only,
-        "levels": list(LEVELS), "retention": retention, "hasRecall": has_recall,
-        "box": box, "concepts": concepts, "notes": notes,
+        "vault": vault_name, "focus": focus.key if focus else None, "depth": depth,
+        "conceptsOnly": concepts_only, "levels": list(LEVELS), "retention": retention,
+        "hasRecall": has_recall, "box": box, "concepts": concepts, "notes": notes.rows,
     }
-    title = f"{vault_name}: concept map" + (f" around {kg.concepts[focus_key].title}" if focus_key else "")
     return {
-        "title": title,
+        "title": f"{vault_name}: concept map" + (f" around {focus.title}" if focus else ""),
         "vault_name": vault_name,
-        "focus": kg.concepts[focus_key] if focus_key else None,
+        "focus": focus,
         "depth": depth,
         "concepts_only": concepts_only,
         "nodes": nodes,
         "edges": edges,
         "box": box,
-        "levels": [{"name": level, "count": counts[level], "text": LEVEL_TEXT[level]} for level in LEVELS],
+        "levels": [{"name": level, "count": sum(1 for n in nodes if n["level"] == level),
+                    "text": LEVEL_TEXT[level]} for level in LEVELS],
         "has_recall": has_recall,
         "fading_count": sum(1 for n in nodes if n["fading"]),
         "retention": retention,
         "tags": sorted({t for c in concepts for t in c["tags"]}),
-        "note_count": len(notes),
+        "note_count": len(notes.rows),
         "data": data,
     }
 
