@@ -438,3 +438,22 @@ def test_5000_concepts_open_within_2_seconds(browser: Any, tmp_path: Path) -> No
     assert page.locator("#nodes .on-path").count() > 1
     opened.assert_clean()
     page.context.close()
+
+
+def test_non_ascii_and_spaced_ids_survive_the_url(browser: Any, tmp_path: Path) -> None:
+    root = write_vault(tmp_path / "vault", {
+        "notes/القيم الذاتية.md": "---\ntype: concept\nprerequisites: [\"行列式 & co\"]\n---\n",
+        "notes/行列式 & co.md": "---\ntype: concept\ntitle: Determinants+more\n---\n",
+    })
+    out = tmp_path / "map.html"
+    assert run_kb("graph", "--format", "html", "-o", str(out), vault=root).exit_code == 0
+    opened = open_page(browser, out)
+    page = opened.page
+    for key, title in (("القيم الذاتية", "القيم الذاتية"), ("行列式 & co", "Determinants+more")):
+        opened.node(key).locator("circle").click()
+        assert opened.panel_title() == title
+        page.reload()
+        opened.ready()
+        assert opened.panel_title() == title, key
+    opened.assert_clean()
+    page.context.close()
