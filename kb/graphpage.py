@@ -27,7 +27,8 @@ from kb.resolve import normalize
 
 TEMPLATE = "graph.html.j2"
 ROW_GAP = 46  # px between concepts of a layer: the biggest circle plus a margin
-LABEL_CHARS = 28
+LINE_PX = 132  # a label's line: about 18 Latin characters; a label has at most two lines
+R_MIN, R_MAX = 6.0, ROW_GAP / 2 - 2  # circle radius in px: depended on by nothing, by the most
 LABEL_GAP = 5  # px from a circle to its label
 LAYER_MARGIN = 56  # px from the longest label of a layer to the next layer's circles
 FONT_PX = 13  # the label size in _graph.css.j2: a character is about 0.55 of it wide, CJK 1
@@ -102,18 +103,53 @@ def layered_layout(prereqs: nx.DiGraph, order: Mapping[str, Any]) -> dict[str, P
             for layer in layers for row, key in enumerate(layer)}
 
 
-def _label(title: str) -> str:
-    return title if len(title) <= LABEL_CHARS else title[:LABEL_CHARS - 1].rstrip() + "…"
+def _text_width(text: str) -> float:
+    """Estimated width of label text in px; close enough to space layers, and deterministic."""
+    return sum(FONT_PX if unicodedata.east_asian_width(ch) in "WF" else 0.55 * FONT_PX for ch in text)
 
 
-def _label_width(label: str) -> float:
-    """Estimated width of a label in px; close enough to space layers, and deterministic."""
-    return sum(FONT_PX if unicodedata.east_asian_width(ch) in "WF" else 0.55 * FONT_PX for ch in label)
+def _fitting(text: str, room: float) -> int:
+    """How many leading characters of text fit in `room` px (at least one)."""
+    used = 0.0
+    for count, ch in enumerate(text):
+        used += _text_width(ch)
+        if used > room:
+            return max(count, 1)
+    return len(text)
 
 
-def _radius(unblocks: int) -> float:
-    """Area grows with how much depends on the concept; capped to fit between rows."""
-    return round(min(7 + 2.5 * math.sqrt(unblocks), ROW_GAP / 2 - 2), 1)
+def label_lines(title: str) -> list[str]:
+    """The title in one or two lines of at most LINE_PX, broken between words (inside a word
+    too long for a line); what does not fit ends in '…'. Two short lines keep the layers
+    narrow, so more of the map fits on a screen."""
+    lines: list[str] = []
+    current = ""
+    for word in title.split():
+        joined = f"{current} {word}" if current else word
+        if _text_width(joined) <= LINE_PX:
+            current = joined
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while _text_width(current) > LINE_PX:
+            cut = _fitting(current, LINE_PX)
+            hyphen = current.rfind("-", 0, cut)
+            cut = hyphen + 1 if hyphen > 0 else cut  # lagrange-|multipliers
+            lines.append(current[:cut])
+            current = current[cut:]
+    if current:
+        lines.append(current)
+    if len(lines) > 2:
+        rest = " ".join(lines[1:])
+        lines = [lines[0], rest[:_fitting(rest, LINE_PX - _text_width("…"))].rstrip() + "…"]
+    return lines or [title]
+
+
+def _radius(unblocks: int, most: int) -> float:
+    """Area grows with how much depends on the concept, relative to the most depended-on
+    concept shown (so a big vault still tells its heavy hitters apart); fits between rows."""
+    return round(R_MIN + (R_MAX - R_MIN) * math.sqrt(unblocks / max(most, 1)), 1)
 
 
 def _edge_path(x1: float, y1: float, r1: float, x2: float, y2: float, r2: float) -> str:
@@ -216,9 +252,10 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
     layer_size: dict[int, int] = {}
     for key in keys:
         layer_size[placement[key].layer] = layer_size.get(placement[key].layer, 0) + 1
-    radius = {key: _radius(kg.concepts[key].unblocks) for key in keys}
-    label = {key: _label(kg.concepts[key].title) for key in keys}
-    label_width = {key: _label_width(label[key]) for key in keys}
+    most = max((kg.concepts[key].unblocks for key in keys), default=0)
+    radius = {key: _radius(kg.concepts[key].unblocks, most) for key in keys}
+    lines = {key: label_lines(kg.concepts[key].title) for key in keys}
+    label_width = {key: max(_text_width(line) for line in lines[key]) for key in keys}
     layer_x, reach = _layer_x(keys, placement, radius, label_width)
     notes = _NoteTable(kg, _vault_href(Path(vault_root), link_base or Path.cwd()))
 
@@ -248,7 +285,8 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
             entry["recall"] = round(float(recall[key]), 3)
             fading = entry["recall"] < retention
         concepts.append(entry)
-        nodes.append({"index": i, "key": key, "title": concept.title, "label": label[key],
+        nodes.append({"index": i, "key": key, "title": concept.title, "lines": lines[key],
+                      "label": " ".join(lines[key]),
                       "level": concept.level, "x": x, "y": y, "r": r,
                       "label_x": round(x + r + LABEL_GAP, 1), "fading": fading})
 

@@ -15,7 +15,7 @@ import pytest
 import kb
 from kb.cli import GRAPH_FORMATS
 from kb.export import FORMATS
-from kb.graphpage import TEMPLATE, page_context
+from kb.graphpage import TEMPLATE, label_lines, page_context
 from kb.render import environment, render
 
 from .conftest import REPO, copy_sample, run_kb
@@ -122,7 +122,7 @@ def test_hostile_titles_cannot_escape(make_vault) -> None:
     html = html_of(root)
     assert "<img src=x" not in html and "<img" not in html.replace("&lt;img", "")
     assert html.lower().count("</script") == 2  # the two real script elements, nothing else
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the label, escaped
+    assert ">&lt;img src=x</tspan>" in html and ">onerror=alert(1)&gt;</tspan>" in html  # escaped
     data = page_data(html)
     assert {c["title"] for c in data["concepts"]} == {"<img src=x onerror=alert(1)>",
                                                      "</script><script>alert(2)</script>"}
@@ -236,3 +236,16 @@ def test_an_empty_vault_and_a_cycle_still_make_a_page(make_vault, tmp_path: Path
     assert result.exit_code == 1 and "prerequisite cycle" in result.stderr  # said, not hidden
     layer = {c["key"]: c["layer"] for c in page_data(result.stdout)["concepts"]}
     assert layer == {"a": 0, "b": 0, "c": 1}  # a cycle's members share a layer
+
+
+@pytest.mark.parametrize(("title", "lines"), [
+    ("Vectors", ["Vectors"]),
+    ("Eigenvalues and eigenvectors", ["Eigenvalues and", "eigenvectors"]),
+    ("lagrange-multipliers", ["lagrange-", "multipliers"]),  # a long word breaks after a hyphen
+    ("a" * 40, ["a" * 18, "a" * 17 + "…"]),
+    ("Singular value decomposition of a real matrix", ["Singular value", "decomposition of…"]),
+    ("行列式と固有値の非常に長い日本語のタイトル", ["行列式と固有値の非常", "に長い日本語のタイ…"]),  # wide
+    ("مثال محلول على القيم الذاتية", ["مثال محلول على", "القيم الذاتية"]),
+])
+def test_labels_take_at_most_two_short_lines(title: str, lines: list[str]) -> None:
+    assert label_lines(title) == lines
