@@ -249,3 +249,11 @@ def test_an_empty_vault_and_a_cycle_still_make_a_page(make_vault, tmp_path: Path
 ])
 def test_labels_take_at_most_two_short_lines(title: str, lines: list[str]) -> None:
     assert label_lines(title) == lines
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(sample: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    result = run_kb("graph", "--format", "dot", "--output", str(blocker / "map.dot"), vault=sample)
+    assert result.exit_code == 1 and "cannot write" in result.stderr and str(blocker) in result.stderr
+    assert run_kb("graph", "--output", str(tmp_path), vault=sample).exit_code == 2  # a folder
