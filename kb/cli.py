@@ -696,6 +696,7 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, 
 
     Example:
 
+    \b
         kb graph --format mermaid --concepts-only
         kb graph --format html --output map.html --focus lora --depth 3
     """
