@@ -241,7 +241,10 @@ def test_the_learning_path_to_lora_is_highlighted(opened: Opened, sample: Path, 
     page.fill("#search", "lora")
     page.keyboard.press("Enter")
     assert opened.panel_title() == "LoRA (low-rank adaptation)"
-    steps = [s["id"] for s in run_kb("path", "lora", "--json", vault=sample).json()["steps"]]
+    path = run_kb("path", "lora", "--json", vault=sample).json()["steps"]
+    steps = [s["id"] for s in path]
+    todo = sum(1 for s in path if s["level"] in ("missing", "read"))
+    assert f"Learning path: {len(steps)} steps, {todo} not practiced yet" in (page.text_content("#panel") or "")
     data = opened.data()
     on_path = {c["key"] for i, c in enumerate(data["concepts"])
                if "on-path" in opened.classes(c["key"])}
