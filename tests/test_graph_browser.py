@@ -244,7 +244,8 @@ def test_the_learning_path_to_lora_is_highlighted(opened: Opened, sample: Path, 
     path = run_kb("path", "lora", "--json", vault=sample).json()["steps"]
     steps = [s["id"] for s in path]
     todo = sum(1 for s in path if s["level"] in ("missing", "read"))
-    assert f"Learning path: {len(steps)} steps, {todo} not practiced yet" in (page.text_content("#panel") or "")
+    heading = f"Learning path: {len(steps)} steps, {todo} not practiced yet"
+    assert heading in (page.text_content("#panel") or "")
     data = opened.data()
     on_path = {c["key"] for i, c in enumerate(data["concepts"])
                if "on-path" in opened.classes(c["key"])}
