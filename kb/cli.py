@@ -787,29 +787,83 @@ def list_notes(ctx: click.Context, as_json: bool, note_type: str | None, tag: st
     ctx.exit(_exit_status(kg.diagnostics))
 
 
+def _write_output(path: Path, text: str) -> None:
+    """A file named on the command line: written atomically, with a new file's permissions."""
+    from kb.write import atomic_write
+
+    atomic_write(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)  # the temporary file was private; the output need not be
+
+
+GRAPH_FORMATS = ("json", "graphml", "dot", "mermaid", "html")  # kb.export.FORMATS + the page
+
+
 @main.command()
 @vault_options
-@click.option("--format", "fmt", type=click.Choice(["json", "graphml", "dot", "mermaid"]),
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS),
               default="json", show_default=True, help="Output format.")
-@click.option("--concepts-only", is_flag=True, help="Only concepts and prerequisite edges.")
+@click.option("--concepts-only", is_flag=True,
+              help="Only concepts and prerequisite edges (html: no note titles or paths).")
+@click.option("--focus", metavar="CONCEPT",
+              help="Only CONCEPT, its prerequisites and its dependents (with their notes).")
+@click.option("--depth", type=click.IntRange(min=0), metavar="N",
+              help="With --focus: at most N prerequisite steps each way.")
+@click.option("--output", "-o", "output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write to FILE instead of stdout.")
 @click.pass_context
-def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
+def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, depth: int | None,
+          output: str | None) -> None:
     """Print the graph: concepts, notes, sources and their edges.
 
     json is networkx node-link data (nodes, edges); graphml opens in Gephi or
-    yEd; dot renders with Graphviz; mermaid pastes into Markdown.
+    yEd; dot renders with Graphviz; mermaid pastes into Markdown; html is one
+    self-contained page (no network) to explore in a browser: concepts in
+    layers by prerequisite depth, coloured by level, with search, a panel of
+    notes, the learning path of a selection and filters kept in the URL.
 
     Example:
 
+    \b
         kb graph --format mermaid --concepts-only
+        kb graph --format html --output map.html --focus lora --depth 3
     """
     from kb.export import concepts_only as only_concepts
-    from kb.export import export
+    from kb.export import export, focus_subgraph
 
+    if depth is not None and focus is None:
+        raise click.UsageError("--depth needs --focus CONCEPT")
     kg = _load(ctx)
     _report(kg.diagnostics, everything=False)
-    selected = only_concepts(kg.graph) if concepts_only else kg.graph
-    click.echo(export(selected, fmt), nl=False)
+    with _user_errors():
+        centre = None
+        if focus is not None:
+            from kb.mastery import find_concept
+
+            centre = find_concept(kg, focus)
+        if fmt == "html":
+            from kb.graphpage import TEMPLATE, page_context, relative_link_base
+            from kb.render import environment, render
+
+            context = page_context(kg, focus=centre, depth=depth, concepts_only=concepts_only,
+                                   link_base=relative_link_base(Path(output) if output else None))
+            text = render(environment(kg.vault.templates_dir), TEMPLATE, context)
+        else:
+            selected = kg.graph
+            if centre is not None:
+                from kb.graphpage import neighbourhood
+
+                selected = focus_subgraph(selected, neighbourhood(kg, centre, depth))
+            text = export(only_concepts(selected) if concepts_only else selected, fmt)
+        if output:
+            try:
+                _write_output(Path(output), text)
+            except OSError as exc:
+                raise click.ClickException(f"cannot write {output}: {exc}") from None
+            click.echo(f"kb: wrote {output}", err=True)
+        else:
+            click.echo(text, nl=False)
     ctx.exit(_exit_status(kg.diagnostics))
 
 

@@ -17,6 +17,15 @@ def concepts_only(graph: nx.DiGraph) -> nx.DiGraph:
     return graph.subgraph(keep).copy()
 
 
+def focus_subgraph(graph: nx.DiGraph, concept_keys: set[str]) -> nx.DiGraph:
+    """The given concepts, the notes about them and the sources those notes came from,
+    with every edge among them."""
+    keep = {f"concept:{key}" for key in concept_keys}
+    notes = {u for u, v, kind in graph.edges(data="kind") if kind == "about" and v in keep}
+    sources = {v for u, v, kind in graph.edges(data="kind") if kind == "from" and u in notes}
+    return graph.subgraph(keep | notes | sources).copy()
+
+
 def _plain(value: Any) -> Any:
     """GraphML and JSON take scalars: anything else becomes its string form."""
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
@@ -80,8 +89,14 @@ def to_dot(graph: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Mermaid's entity codes (`#quot;`, `#35;`): the title stays as written, and nothing in it can
+# end the label or become markup.
+_MERMAID_ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#60;", ">": "#62;", "`": "#96;"}
+
+
 def _mermaid_label(text: str) -> str:
-    return '"' + re.sub(r'["\n]', " ", text).replace("#", "#35;") + '"'
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    return '"' + "".join(_MERMAID_ENTITIES.get(ch, ch) for ch in text) + '"'
 
 
 def to_mermaid(graph: nx.DiGraph) -> str:

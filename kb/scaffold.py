@@ -70,6 +70,11 @@ GITIGNORE = """\
 """
 
 
+# The concept map's page (kb graph --format html) is code more than a template: a copy in the
+# vault would override every later fix to it. Copy it yourself to change it (docs/graph.md).
+NOT_COPIED = frozenset({"graph.html.j2", "_graph.css.j2", "_graph.js.j2"})
+
+
 @dataclass
 class InitReport:
     created: list[str] = field(default_factory=list)  # vault-relative, folders end in /
@@ -111,7 +116,8 @@ def init_vault(root: Path) -> InitReport:
     templates = root / "templates"
     if templates.is_dir():
         for builtin in sorted(builtin_templates_dir().glob("*.j2")):
-            file(f"templates/{builtin.name}", builtin.read_text(encoding="utf-8"))
+            if builtin.name not in NOT_COPIED:
+                file(f"templates/{builtin.name}", builtin.read_text(encoding="utf-8"))
 
     gitignore = root / ".gitignore"
     if _create_file(gitignore, GITIGNORE):

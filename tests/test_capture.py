@@ -14,6 +14,7 @@ import yaml
 
 import kb
 from kb.config import Config, load_config
+from kb.scaffold import NOT_COPIED
 from kb.slug import file_stem
 
 from .conftest import REPO, run_kb
@@ -31,8 +32,9 @@ def test_init_lays_out_a_vault_that_checks_clean(tmp_path: Path) -> None:
     for name in ("kb.toml", "notes/", "articles/", "templates/", ".gitignore"):
         assert f"created      {name}" in result.stdout
     assert (root / "notes").is_dir() and (root / "articles").is_dir()
-    builtins = sorted(p.name for p in (REPO / "templates").glob("*.j2"))
+    builtins = sorted(p.name for p in (REPO / "templates").glob("*.j2") if p.name not in NOT_COPIED)
     assert sorted(p.name for p in (root / "templates").iterdir()) == builtins
+    assert "graph.html.j2" in NOT_COPIED and not (root / "templates" / "graph.html.j2").exists()
     assert ".kb/" in (root / ".gitignore").read_text().splitlines()
     # kb.toml is valid, and every value it sets is the default
     config, problems, _ = load_config(root)
