@@ -684,6 +684,189 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     ctx.exit(_exit_status(kg.diagnostics))
 
 
+# -- memory: kb review ------------------------------------------------------------------
+def _today() -> Any:
+    """Today, or $KB_TODAY (YYYY-MM-DD) for reproducible examples and tests."""
+    import datetime as dt
+
+    fixed = os.environ.get("KB_TODAY")
+    if fixed:
+        try:
+            return dt.date.fromisoformat(fixed)
+        except ValueError:
+            raise click.UsageError(f"KB_TODAY={fixed!r} is not a date (YYYY-MM-DD)") from None
+    return dt.date.today()
+
+
+def _memory_diagnostics(kg: Any, memory: Any) -> list[Diagnostic]:
+    """The vault's errors plus why a practice note was not counted, once each."""
+    return [*kg.diagnostics, *memory.diagnostics]
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _memory_fields(memory: Any, key: str, on: Any, today: Any) -> dict[str, Any]:
+    """A concept's memory as --json shows it (None values when it was never practiced)."""
+    state = memory.concepts.get(key)
+    if state is None:
+        return {"recall": None, "recall_today": None, "stability": None, "difficulty": None,
+                "last_practice": None, "last_credit": None, "reviews": 0, "credits": 0, "due": None}
+    return {"recall": round(memory.recall(key, on), 4),
+            "recall_today": round(memory.recall(key, today), 4),
+            "stability": round(state.stability, 2), "difficulty": round(state.difficulty, 2),
+            "last_practice": state.last_practice.isoformat(),
+            "last_credit": state.last_credit.isoformat() if state.last_credit else None,
+            "reviews": len(state.reviews), "credits": len(state.credits),
+            "due": state.due.isoformat()}
+
+
+@main.group(invoke_without_command=True)
+@vault_options
+@json_option
+@click.option("--on", "on_date", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="The day to ask about (default today); a past day replays only the reviews "
+                   "up to it.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show at most N concepts.")
+@click.pass_context
+def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -> None:
+    """What you are forgetting: practiced concepts due or fading on a day.
+
+    Each practice note is a review of its concepts on its `date`, rated by its
+    `result` (again, hard, good, easy; default good); reading is not review.
+    Memory is replayed with FSRS from the notes on every run; practicing a
+    concept also gives its prerequisites implicit credit. A concept is fading
+    when its predicted recall is below `retention` (kb.toml, default 0.9).
+    Most valuable first: lowest recall times most depended on. See
+    docs/memory.md for the model.
+
+    Example:
+
+        kb review --on 2026-11-24
+        kb review done backpropagation --result hard --minutes 20
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from kb.memory import build_memory, fading
+
+    today = _today()
+    on = on_date.date() if on_date else today
+    kg = _load(ctx, quiet=as_json)
+    retention = kg.vault.config.retention
+    memory = build_memory(kg, today=today, as_of=on, retention=retention)
+    now = memory if on >= today else build_memory(kg, today=today, retention=retention)
+    found = fading(kg, memory, on)
+    shown = found[:limit] if limit else found
+    diagnostics = _memory_diagnostics(kg, memory)
+    _report([d for d in kg.diagnostics], everything=False)
+    for diag in memory.diagnostics:
+        click.echo(click.style(diag.format(), fg="yellow"), err=True)
+    if as_json:
+        rows = []
+        for item in shown:
+            key = item.concept.key
+            fields = _memory_fields(memory, key, on, today)
+            fields["recall_today"] = _memory_fields(now, key, today, today)["recall_today"]
+            rows.append({"id": key, "title": item.concept.title, "level": item.concept.level,
+                         "unblocks": item.concept.unblocks, **fields,
+                         "value": round(item.value, 4)})
+        _emit_json({"on": on.isoformat(), "today": today.isoformat(), "retention": retention,
+                    "review": rows, "more": len(found) - len(shown)})
+    else:
+        day = "today" if on == today else on.isoformat()
+        if shown:
+            click.echo(click.style(f"Due or fading {day} (recall below {retention:.0%}), "
+                                   f"{len(found)} concept{'s' * (len(found) != 1)}, "
+                                   "most valuable first:", bold=True))
+            headers = ["CONCEPT", "RECALL", *(["TODAY"] if on != today else []), "STABILITY",
+                       "LAST PRACTICE", "REVIEWS", "DUE", "UNBLOCKS"]
+            rows_text = []
+            for item in shown:
+                state, key = item.memory, item.concept.key
+                credits = f" +{len(state.credits)} implicit" if state.credits else ""
+                rows_text.append([
+                    item.concept.title, _percent(item.recall),
+                    *([_percent(now.recall(key, today))] if on != today else []),
+                    f"{state.stability:.1f} d", state.last_practice.isoformat(),
+                    f"{len(state.reviews)}{credits}", state.due.isoformat(),
+                    str(item.concept.unblocks)])
+            click.echo(_table(headers, rows_text))
+            if len(found) > len(shown):
+                click.echo(f"… and {len(found) - len(shown)} more (--limit)")
+        else:
+            practiced = len(memory.concepts)
+            click.echo(f"Nothing due or fading {day}: {practiced} practiced concept"
+                       f"{'s' * (practiced != 1)}, each recalled at {retention:.0%} or better.")
+    ctx.exit(_exit_status(diagnostics))
+
+
+@review.command(name="done")
+@vault_options
+@click.argument("concept_name", metavar="CONCEPT")
+@click.option("--result", type=click.Choice(["again", "hard", "good", "easy"]), default="good",
+              show_default=True, help="How it went: again (could not recall), hard, good, easy.")
+@click.option("--date", "day", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="When you practiced (default today); never after today.")
+@click.option("--minutes", type=click.FloatRange(min=0), metavar="M", help="How long it took.")
+@click.option("--practice", type=click.Choice(["exercise", "code", "project"]), default="exercise",
+              show_default=True, help="Solved by hand, implemented, or applied.")
+@click.pass_context
+def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, minutes: float | None,
+                practice: str) -> None:
+    """Record a review of CONCEPT: writes a small practice note and prints its path.
+
+    The note (type practice, the concept, result, minutes, date, tag review)
+    comes from the template note-review.md.j2 and goes where practice notes go
+    ([folders] in kb.toml); an existing note is never overwritten. It is a
+    plain file in your vault and in git: open it to write down what you did,
+    delete it to take the review back.
+
+    Example:
+
+        kb review done eigenvalues --result hard --minutes 25
+    """
+    from kb.mastery import find_concept
+    from kb.memory import (REVIEW_TEMPLATE, build_memory, review_note_context,
+                           review_note_problems)
+    from kb.parse import parse_note
+    from kb.render import environment, render
+    from kb.resolve import normalize
+    from kb.write import create_new_file
+
+    today = _today()
+    when = day.date() if day else today
+    if when > today:
+        raise click.UsageError(f"--date {when.isoformat()} is after today ({today.isoformat()}); "
+                               "a review is recorded once it happened")
+    kg = _load(ctx, quiet=True)
+    vault = kg.vault
+    with _user_errors():
+        concept = find_concept(kg, concept_name)
+        stem, context = review_note_context(concept, result=result, day=when, practice=practice,
+                                            minutes=minutes)
+        folder = _type_folder(vault, "practice")
+        text = render(environment(vault.templates_dir), REVIEW_TEMPLATE, context)
+    rel = ((folder / stem).resolve().relative_to(vault.notes_dir.resolve())).as_posix()
+    draft = parse_note(f"{stem}.md", rel, text.encode("utf-8"))
+    problems = review_note_problems(draft, concept, result=result, day=when)
+    if problems:
+        raise click.ClickException(
+            f"the template {REVIEW_TEMPLATE} does not record this review ({'; '.join(problems)}); "
+            "nothing was written. Fix the template in your templates folder, or delete it to use "
+            "the built-in one.")
+    with _user_errors():
+        path = create_new_file(folder, stem, ".md", text, {normalize(n.id) for n in vault.notes})
+    click.echo(_shown_path(path))
+    kg = _load(ctx, quiet=True)
+    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    state = memory.concepts.get(concept.key)
+    if state is not None:
+        recall = memory.recall(concept.key, today)
+        click.echo(f"{concept.title}: recall {_percent(recall)} today, stability "
+                   f"{state.stability:.1f} days, next due {state.due.isoformat()}", err=True)
+
+
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
     """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
     from kb.write import EditedArticleError, Records, write_article

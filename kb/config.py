@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge  # what pydantic reads constraints from; cheap to import
+from annotated_types import Ge, Gt, Lt  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic
 
@@ -46,6 +46,7 @@ class Config:
     template: str = "article.md.j2"
     citations: Literal["plain", "quarto"] = "plain"  # quarto: [@key] + references.bib
     stalled_days: Annotated[int, Ge(1)] = 30  # a `reading` source with no new note for this long
+    retention: Annotated[float, Gt(0), Lt(1)] = 0.9  # kb review: desired recall probability
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
     folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)

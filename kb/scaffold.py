@@ -36,6 +36,9 @@ citations = "plain"
 # A source with `status: reading` and no new note for this many days is flagged as stalled.
 stalled_days = 30
 
+# kb review: a concept is due when its predicted recall falls below this probability.
+retention = 0.9
+
 # Where `kb new` and `kb sources import` put each type of note, inside the notes folder.
 # Without an entry: the notes folder itself.
 [folders]
