@@ -77,8 +77,9 @@ def decode_value(value: Any) -> Any:
 
 # Fields stored as they are, and only when they differ from the default: a typical record
 # then holds a handful of keys, which is what makes a warm run's decoding cheap.
-_PLAIN_FIELDS = ("type", "title", "locator", "practice", "result", "minutes", "aliases", "tags", "order", "kind",
-                 "authors", "year", "url", "status", "citekey", "doi", "venue", "field_lines")
+_PLAIN_FIELDS = ("type", "title", "locator", "practice", "result", "minutes", "aliases", "tags",
+                 "order", "kind", "authors", "year", "url", "status", "citekey", "doi", "venue",
+                 "field_lines")
 _LINK_DEFAULTS = (None, None, "", 0)  # label, fragment, literal, occurrence
 _DEFAULTS: dict[str, Any] = {
     f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default

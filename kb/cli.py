@@ -475,16 +475,19 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
 
         kb check --strict
     """
+    from kb.memory import review_events
+
     kg = _load(ctx, quiet=as_json)
+    diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
-        _emit_json({"diagnostics": [d.as_dict() for d in kg.diagnostics]})
+        _emit_json({"diagnostics": [d.as_dict() for d in diagnostics]})
     else:
-        _report(kg.diagnostics, everything=True)
-        counts = {s: sum(1 for d in kg.diagnostics if d.severity == s)
+        _report(diagnostics, everything=True)
+        counts = {s: sum(1 for d in diagnostics if d.severity == s)
                   for s in ("error", "warning", "info")}
         summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
         click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {summary}")
-    ctx.exit(_exit_status(kg.diagnostics, strict))
+    ctx.exit(_exit_status(diagnostics, strict))
 
 
 @main.command()
@@ -504,9 +507,13 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
         kb gaps --level code     # read or solved by hand, never implemented
     """
     from kb.mastery import gaps as find_gaps
+    from kb.memory import build_memory, fading
 
     kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
+    today = _today()
+    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]
     _report(kg.diagnostics, everything=False)
     if as_json:
         _emit_json({
@@ -514,6 +521,10 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
                       "unblocks": g.concept.unblocks, "readings": g.concept.readings,
                       "sources": g.sources} for g in found],
             "missing": [{"id": key, "needed_by": needed} for key, needed in missing],
+            "fading": [{"id": f.concept.key, "title": f.concept.title, "level": f.concept.level,
+                        "unblocks": f.concept.unblocks, "recall": round(f.recall, 4),
+                        "last_practice": f.memory.last_practice.isoformat(),
+                        "due": f.memory.due.isoformat()} for f in faded],
         })
     else:
         label = "read but never practiced" if level == "exercise" else f"below '{level}'"
@@ -530,6 +541,13 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
+        if faded:
+            click.echo()
+            click.echo(click.style(f"Practiced but fading: recall below {memory.retention:.0%} "
+                                   f"today ({len(faded)}; kb review for more):", bold=True))
+            rows = [[f.concept.title, _percent(f.recall), f.memory.last_practice.isoformat(),
+                     str(f.concept.unblocks)] for f in faded]
+            click.echo(_table(["CONCEPT", "RECALL", "LAST PRACTICE", "UNBLOCKS"], rows))
     ctx.exit(_exit_status(kg.diagnostics))
 
 
@@ -577,10 +595,14 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         kb show eigenvalues
     """
     from kb.mastery import dependents, find_concept, prerequisites
+    from kb.memory import build_memory
 
     kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, concept_name)
+    today = _today()
+    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    remembered = _memory_fields(memory, concept.key, today, today)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
     notes = [{"id": kg.key_of(n), "path": n.path, "type": n.type, "title": n.title,
@@ -591,7 +613,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         _emit_json({"id": concept.key, "title": concept.title, "level": concept.level,
                     "unblocks": concept.unblocks, "readings": concept.readings,
                     "notes": notes, "sources": sources, "prerequisites": needs,
-                    "dependents": needed_by})
+                    "dependents": needed_by, "memory": remembered})
     else:
         click.echo(click.style(f"{concept.title}", bold=True) + f"  ({concept.key})")
         click.echo(f"level:          {concept.level}")
@@ -599,6 +621,17 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         click.echo(f"prerequisites:  {', '.join(needs) or '-'}")
         click.echo(f"dependents:     {', '.join(needed_by) or '-'}")
         click.echo(f"sources:        {', '.join(sources) or '-'}")
+        if remembered["last_practice"] is None:
+            click.echo("memory:         never practiced (no dated practice note)")
+        else:
+            fading_now = remembered["recall"] < memory.retention
+            click.echo(f"recall today:   {_percent(remembered['recall'])}"
+                       + (f" (fading: below {memory.retention:.0%})" if fading_now else ""))
+            credits = f", +{remembered['credits']} implicit" if remembered["credits"] else ""
+            click.echo(f"stability:      {remembered['stability']:.1f} days "
+                       f"({remembered['reviews']} review{'s' * (remembered['reviews'] != 1)}{credits}, "
+                       f"last {remembered['last_practice']})")
+            click.echo(f"due:            {remembered['due']}")
         click.echo()
         if notes:
             rows = [[str(n["type"]) + (f" ({n['practice']})" if n["practice"] else ""),
@@ -676,10 +709,18 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     """
     from kb.export import concepts_only as only_concepts
     from kb.export import export
+    from kb.memory import build_memory
 
     kg = _load(ctx)
     _report(kg.diagnostics, everything=False)
-    selected = only_concepts(kg.graph) if concepts_only else kg.graph
+    selected = (only_concepts(kg.graph) if concepts_only else kg.graph).copy()
+    today = _today()
+    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    for key, state in memory.concepts.items():  # practiced concepts carry their memory today
+        node = f"concept:{key}"
+        if node in selected:
+            selected.nodes[node].update(recall=round(memory.recall(key, today) or 0.0, 4),
+                                        stability=round(state.stability, 2), due=state.due.isoformat())
     click.echo(export(selected, fmt), nl=False)
     ctx.exit(_exit_status(kg.diagnostics))
 
@@ -696,11 +737,6 @@ def _today() -> Any:
         except ValueError:
             raise click.UsageError(f"KB_TODAY={fixed!r} is not a date (YYYY-MM-DD)") from None
     return dt.date.today()
-
-
-def _memory_diagnostics(kg: Any, memory: Any) -> list[Diagnostic]:
-    """The vault's errors plus why a practice note was not counted, once each."""
-    return [*kg.diagnostics, *memory.diagnostics]
 
 
 def _percent(value: float | None) -> str:
@@ -758,8 +794,8 @@ def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -
     now = memory if on >= today else build_memory(kg, today=today, retention=retention)
     found = fading(kg, memory, on)
     shown = found[:limit] if limit else found
-    diagnostics = _memory_diagnostics(kg, memory)
-    _report([d for d in kg.diagnostics], everything=False)
+    diagnostics = [*kg.diagnostics, *memory.diagnostics]
+    _report(kg.diagnostics, everything=False)
     for diag in memory.diagnostics:
         click.echo(click.style(diag.format(), fg="yellow"), err=True)
     if as_json:
@@ -827,8 +863,7 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
         kb review done eigenvalues --result hard --minutes 25
     """
     from kb.mastery import find_concept
-    from kb.memory import (REVIEW_TEMPLATE, build_memory, review_note_context,
-                           review_note_problems)
+    from kb.memory import REVIEW_TEMPLATE, build_memory, review_note_context, review_note_problems
     from kb.parse import parse_note
     from kb.render import environment, render
     from kb.resolve import normalize

@@ -29,7 +29,7 @@ DEFAULT_CREDIT = 0.5  # implicit credit per prerequisite hop: 0.5 one hop away, 
 CREDIT_HOPS = 2  # how far down the prerequisite edges implicit credit flows
 CREDIT_FIELD = "implicit_credit"  # a practice note's own per-hop weight (0 turns it off)
 CREDITING_RESULTS = ("good", "easy")  # a struggle (again, hard) reviews nothing it builds on
-REVIEW_TIME = dt.time(12, 0, tzinfo=dt.timezone.utc)  # the moment a dated review counts
+REVIEW_TIME = dt.time(12, 0, tzinfo=dt.UTC)  # the moment a dated review counts
 
 
 @dataclass(frozen=True, slots=True)
