@@ -863,7 +863,13 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
         kb review done eigenvalues --result hard --minutes 25
     """
     from kb.mastery import find_concept
-    from kb.memory import REVIEW_TEMPLATE, build_memory, review_note_context, review_note_problems
+    from kb.memory import (
+        REVIEW_TEMPLATE,
+        build_memory,
+        review_events,
+        review_note_context,
+        review_note_problems,
+    )
     from kb.parse import parse_note
     from kb.render import environment, render
     from kb.resolve import normalize
@@ -893,6 +899,10 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
     with _user_errors():
         path = create_new_file(folder, stem, ".md", text, {normalize(n.id) for n in vault.notes})
     click.echo(_shown_path(path))
+    earlier = [r.path for r in review_events(kg, today)[0] if r.concept == concept.key and r.day == when]
+    if earlier:
+        click.echo(f"kb: note: {earlier[0]} already records a review of {concept.key} on "
+                   f"{when.isoformat()}; only a day's first review counts", err=True)
     kg = _load(ctx, quiet=True)
     memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
     state = memory.concepts.get(concept.key)
