@@ -507,12 +507,12 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
         kb gaps --level code     # read or solved by hand, never implemented
     """
     from kb.mastery import gaps as find_gaps
-    from kb.memory import build_memory, fading
+    from kb.memory import fading
 
     kg = _load(ctx, quiet=as_json)
     found, missing = find_gaps(kg, level)
     today = _today()
-    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    memory = _memory(ctx, kg, today)
     faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]
     _report(kg.diagnostics, everything=False)
     if as_json:
@@ -595,13 +595,11 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         kb show eigenvalues
     """
     from kb.mastery import dependents, find_concept, prerequisites
-    from kb.memory import build_memory
-
     kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, concept_name)
     today = _today()
-    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    memory = _memory(ctx, kg, today)
     remembered = _memory_fields(memory, concept.key, today, today)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
@@ -709,13 +707,11 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     """
     from kb.export import concepts_only as only_concepts
     from kb.export import export
-    from kb.memory import build_memory
-
     kg = _load(ctx)
     _report(kg.diagnostics, everything=False)
     selected = (only_concepts(kg.graph) if concepts_only else kg.graph).copy()
     today = _today()
-    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    memory = _memory(ctx, kg, today)
     for key, state in memory.concepts.items():  # practiced concepts carry their memory today
         node = f"concept:{key}"
         if node in selected:
@@ -737,6 +733,15 @@ def _today() -> Any:
         except ValueError:
             raise click.UsageError(f"KB_TODAY={fixed!r} is not a date (YYYY-MM-DD)") from None
     return dt.date.today()
+
+
+def _memory(ctx: click.Context, kg: Any, today: Any, as_of: Any = None) -> Any:
+    """Every practiced concept's memory, remembered in .kb/memory.json unless --no-cache."""
+    from kb.memory import MEMO_FILE, build_memory
+
+    options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
+    memo = None if options.get("no_cache") else kg.vault.root / MEMO_FILE
+    return build_memory(kg, today=today, as_of=as_of, retention=kg.vault.config.retention, memo=memo)
 
 
 def _percent(value: float | None) -> str:
@@ -784,14 +789,14 @@ def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -
     """
     if ctx.invoked_subcommand is not None:
         return
-    from kb.memory import build_memory, fading
+    from kb.memory import fading
 
     today = _today()
     on = on_date.date() if on_date else today
     kg = _load(ctx, quiet=as_json)
     retention = kg.vault.config.retention
-    memory = build_memory(kg, today=today, as_of=on, retention=retention)
-    now = memory if on >= today else build_memory(kg, today=today, retention=retention)
+    memory = _memory(ctx, kg, today, as_of=on)
+    now = memory if on >= today else _memory(ctx, kg, today)
     found = fading(kg, memory, on)
     shown = found[:limit] if limit else found
     diagnostics = [*kg.diagnostics, *memory.diagnostics]
@@ -865,7 +870,6 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
     from kb.mastery import find_concept
     from kb.memory import (
         REVIEW_TEMPLATE,
-        build_memory,
         review_events,
         review_note_context,
         review_note_problems,
@@ -904,7 +908,7 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
         click.echo(f"kb: note: {earlier[0]} already records a review of {concept.key} on "
                    f"{when.isoformat()}; only a day's first review counts", err=True)
     kg = _load(ctx, quiet=True)
-    memory = build_memory(kg, today=today, retention=kg.vault.config.retention)
+    memory = _memory(ctx, kg, today)
     state = memory.concepts.get(concept.key)
     if state is not None:
         recall = memory.recall(concept.key, today)

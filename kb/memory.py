@@ -13,8 +13,12 @@ when it is first called."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kb.errors import Diagnostic
@@ -30,6 +34,9 @@ CREDIT_HOPS = 2  # how far down the prerequisite edges implicit credit flows
 CREDIT_FIELD = "implicit_credit"  # a practice note's own per-hop weight (0 turns it off)
 CREDITING_RESULTS = ("good", "easy")  # a struggle (again, hard) reviews nothing it builds on
 REVIEW_TIME = dt.time(12, 0, tzinfo=dt.UTC)  # the moment a dated review counts
+DEFAULT_DECAY = 0.1542  # fsrs 6's default w20; the replay reads the scheduler's own value
+MEMO_FILE = Path(".kb") / "memory.json"
+MEMO_FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,34 +59,23 @@ class Review:
 
 @dataclass
 class ConceptMemory:
-    """A concept's memory after replaying its reviews. `card` is the fsrs.Card."""
+    """A concept's memory after replaying its reviews: the fsrs card's state as plain data."""
 
     key: str
-    card: Any
+    stability: float  # days until recall falls to 90 % (FSRS's definition, whatever `retention` is)
+    difficulty: float
+    last_review: dt.date  # the last explicit review (implicit credit does not move it)
+    due: dt.date  # the day recall is predicted to fall to the desired retention (fsrs's `due`)
     reviews: list[Review] = field(default_factory=list)  # explicit reviews that counted
     credits: list[Review] = field(default_factory=list)  # implicit credit that counted
 
     @property
-    def stability(self) -> float:
-        """Days until recall falls to 90 % (FSRS's definition, whatever `retention` is)."""
-        return float(self.card.stability)
-
-    @property
-    def difficulty(self) -> float:
-        return float(self.card.difficulty)
-
-    @property
     def last_practice(self) -> dt.date:
-        return self.reviews[-1].day
+        return self.last_review
 
     @property
     def last_credit(self) -> dt.date | None:
         return self.credits[-1].day if self.credits else None
-
-    @property
-    def due(self) -> dt.date:
-        """The day recall is predicted to fall to the desired retention (fsrs's `due`)."""
-        return self.card.due.date()  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -90,14 +86,21 @@ class Memory:
     diagnostics: list[Diagnostic]
     retention: float
     as_of: dt.date  # reviews dated after this day were left out
-    scheduler: Any = field(repr=False, default=None)
+    decay: float = DEFAULT_DECAY  # fsrs's forgetting-curve exponent (its parameter w20)
 
     def recall(self, key: str, on: dt.date) -> float | None:
         """Predicted probability of recalling the concept on `on` (None: never practiced)."""
         found = self.concepts.get(key)
         if found is None:
             return None
-        return float(self.scheduler.get_card_retrievability(found.card, at(on)))
+        return retrievability(found.stability, (on - found.last_review).days, self.decay)
+
+
+def retrievability(stability: float, elapsed_days: int, decay: float) -> float:
+    """FSRS's forgetting curve, as `Scheduler.get_card_retrievability` computes it (whole days;
+    a test holds the two equal), so that a memo hit needs no fsrs at all."""
+    factor = 0.9 ** (-1 / decay) - 1
+    return float((1 + factor * max(0, elapsed_days) / stability) ** -decay)
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -227,26 +230,26 @@ def one_per_day(events: Iterable[Review]) -> list[Review]:
 
 # -- the replay -------------------------------------------------------------------------------
 def replay(events: Iterable[Review], scheduler: Any) -> dict[str, ConceptMemory]:
-    """Each concept's card after its reviews, in day order (call one_per_day first). Implicit
-    credit before a concept's first explicit review counts for nothing: it can refresh a
-    memory, not create one."""
+    """Each concept's memory after its reviews, in day order (call one_per_day first).
+    Implicit credit before a concept's first explicit review counts for nothing: it can
+    refresh a memory, not create one."""
     from fsrs import Card, Rating
 
     ratings = {"again": Rating.Again, "hard": Rating.Hard, "good": Rating.Good, "easy": Rating.Easy}
-    memories: dict[str, ConceptMemory] = {}
+    cards: dict[str, Any] = {}
+    histories: dict[str, tuple[list[Review], list[Review]]] = {}
     for event in sorted(events, key=lambda r: (r.day, r.implicit, r.path)):
-        memory = memories.get(event.concept)
+        card = cards.get(event.concept)
         if not event.implicit:
-            card = memory.card if memory else Card(card_id=0)  # an id: Card() sleeps 1 ms
-            card, _log = scheduler.review_card(card, ratings[event.result], at(event.day))
-            if memory is None:
-                memory = memories[event.concept] = ConceptMemory(event.concept, card)
-            memory.card = card
-            memory.reviews.append(event)
-        elif memory is not None:
-            memory.card = credited(scheduler, memory.card, event.weight, event.day)
-            memory.credits.append(event)
-    return memories
+            card = card if card is not None else Card(card_id=0)  # an id: Card() sleeps 1 ms
+            cards[event.concept], _log = scheduler.review_card(card, ratings[event.result], at(event.day))
+            histories.setdefault(event.concept, ([], []))[0].append(event)
+        elif card is not None:
+            cards[event.concept] = credited(scheduler, card, event.weight, event.day)
+            histories[event.concept][1].append(event)
+    return {key: ConceptMemory(key, float(card.stability), float(card.difficulty),
+                               card.last_review.date(), card.due.date(), *histories[key])
+            for key, card in cards.items()}
 
 
 def credited(scheduler: Any, card: Any, weight: float, day: dt.date) -> Any:
@@ -263,15 +266,80 @@ def credited(scheduler: Any, card: Any, weight: float, day: dt.date) -> Any:
 
 
 def build_memory(kg: KnowledgeGraph, *, today: dt.date, as_of: dt.date | None = None,
-                 retention: float = 0.9) -> Memory:
+                 retention: float = 0.9, memo: Path | None = None) -> Memory:
     """Every practiced concept's memory from the reviews dated up to `as_of` (default and at
-    most `today`; a review after today is a diagnostic, never counted)."""
+    most `today`; a review after today is a diagnostic, never counted).
+
+    `memo` (the vault's `.kb/memory.json`) remembers the last replay under a digest of
+    everything it depends on — the reviews, the prerequisite edges, the retention, the
+    installed fsrs — so an unchanged vault needs no replay and no fsrs; any problem with the
+    file only means a replay."""
     as_of = min(as_of or today, today)
     explicit, diagnostics = review_events(kg, today)
     explicit = [r for r in explicit if r.day <= as_of]
+    digest = _digest(explicit, kg, retention) if memo is not None else ""
+    remembered = _read_memo(memo, digest) if memo is not None else None
+    if remembered is not None:
+        concepts, decay = remembered
+        return Memory(concepts, diagnostics, retention, as_of, decay)
     events = one_per_day([*explicit, *implicit_credit(explicit, kg.prerequisite_graph())])
     scheduler = make_scheduler(retention)
-    return Memory(replay(events, scheduler), diagnostics, retention, as_of, scheduler)
+    memory = Memory(replay(events, scheduler), diagnostics, retention, as_of,
+                    float(scheduler.parameters[20]))
+    if memo is not None:
+        _write_memo(memo, digest, memory)
+    return memory
+
+
+def _fsrs_stamp() -> list[Any]:
+    """Which fsrs is installed, cheaply (its version's metadata takes 30 ms to look up)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fsrs")
+    if spec is None or spec.origin is None:
+        return []
+    stat = os.stat(os.path.join(os.path.dirname(spec.origin), "scheduler.py"))
+    return [spec.origin, stat.st_size, stat.st_mtime_ns]
+
+
+def _digest(explicit: list[Review], kg: KnowledgeGraph, retention: float) -> str:
+    reviews = [[r.concept, r.day.isoformat(), r.result, r.path, r.credit] for r in explicit]
+    edges = sorted(kg.prerequisite_sites)
+    text = json.dumps([MEMO_FORMAT, _fsrs_stamp(), retention, CREDIT_HOPS, DEFAULT_CREDIT,
+                       reviews, edges], ensure_ascii=False)
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _read_memo(path: Path, digest: str) -> tuple[dict[str, ConceptMemory], float] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != MEMO_FORMAT or data.get("digest") != digest:
+            return None
+        day = dt.date.fromisoformat
+        concepts = {
+            key: ConceptMemory(key, stability, difficulty, day(last), day(due),
+                               [Review(key, day(d), result, p) for d, result, p in reviews],
+                               [Review(key, day(d), "good", p, weight=w, via=via)
+                                for d, w, p, via in credits])
+            for key, (stability, difficulty, last, due, reviews, credits) in data["concepts"].items()}
+        return concepts, float(data["decay"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_memo(path: Path, digest: str, memory: Memory) -> None:
+    data = {"format": MEMO_FORMAT, "digest": digest, "decay": memory.decay, "concepts": {
+        key: [m.stability, m.difficulty, m.last_review.isoformat(), m.due.isoformat(),
+              [[r.day.isoformat(), r.result, r.path] for r in m.reviews],
+              [[r.day.isoformat(), r.weight, r.path, r.via] for r in m.credits]]
+        for key, m in memory.concepts.items()}}
+    try:
+        from kb.write import atomic_write
+
+        if path.parent.is_dir():  # only beside the cache: never create .kb/ for a memo
+            atomic_write(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    except OSError:
+        pass
 
 
 # -- queries ----------------------------------------------------------------------------------

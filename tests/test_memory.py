@@ -10,12 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fsrs import Card, Rating, Scheduler
+from fsrs import Card, Rating, Scheduler, State
+from fsrs.scheduler import DEFAULT_PARAMETERS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.memory import Review, build_memory, implicit_credit, one_per_day, replay
+from kb.memory import MEMO_FILE, Review, build_memory, implicit_credit, one_per_day, replay, retrievability
 
 from .conftest import REPO, copy_sample, run_kb
 
@@ -155,8 +156,23 @@ def _events(history: list[tuple[int, str]]) -> list[Review]:
 
 def _recall(events: list[Review], on: dt.date) -> float:
     scheduler = fsrs_scheduler()
-    memory = replay(one_per_day(events), scheduler)
-    return float(scheduler.get_card_retrievability(memory["a"].card, noon(on)))
+    state = replay(one_per_day(events), scheduler)["a"]
+    card = Card(card_id=1, state=State.Review, stability=state.stability,
+                difficulty=state.difficulty, last_review=noon(state.last_review))
+    return float(scheduler.get_card_retrievability(card, noon(on)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.01, 36500), st.integers(-5, 40000), st.floats(0.1, 0.8))
+def test_recall_is_fsrs_retrievability(stability: float, elapsed: int, decay: float) -> None:
+    """kb computes recall without importing fsrs (a memo hit); it is fsrs's own number."""
+    parameters = list(DEFAULT_PARAMETERS)
+    parameters[20] = decay
+    scheduler = Scheduler(parameters=parameters)
+    card = Card(card_id=1, state=State.Review, stability=stability, difficulty=5.0,
+                last_review=noon(START))
+    expected = scheduler.get_card_retrievability(card, noon(START) + dt.timedelta(days=elapsed))
+    assert retrievability(stability, elapsed, decay) == pytest.approx(expected, rel=1e-12)
 
 
 @settings(max_examples=150, deadline=None)
@@ -270,6 +286,25 @@ def test_review_done_refuses_bad_requests(sample: Path) -> None:
     assert sorted((sample / "notes").rglob("*.md")) == before
 
 
+def test_the_memo_is_never_stale(make_vault: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """.kb/memory.json is keyed by everything the replay reads: a changed prerequisite edge or
+    retention is a replay; a corrupt memo is a replay too."""
+    monkeypatch.setenv("KB_TODAY", "2026-11-24")
+    root = make_vault({
+        "notes/a.md": concept("a"), "notes/b.md": concept("b", ("a",)),
+        "notes/pa.md": practice("a", "2026-06-01"), "notes/pb.md": practice("b", "2026-09-01"),
+    })
+    first = run_kb("show", "a", "--json", vault=root).json()["memory"]
+    assert first["credits"] == 1 and (root / MEMO_FILE).is_file()
+    assert run_kb("show", "a", "--json", vault=root).json()["memory"] == first
+    (root / "notes/b.md").write_text(concept("b"), encoding="utf-8")
+    assert run_kb("show", "a", "--json", vault=root).json()["memory"]["credits"] == 0
+    (root / MEMO_FILE).write_text("{not json", encoding="utf-8")
+    assert run_kb("show", "a", "--json", vault=root).json()["memory"]["credits"] == 0
+    (root / "kb.toml").write_text("retention = 0.5\n", encoding="utf-8")
+    assert run_kb("review", "--json", vault=root).json()["review"] == []
+
+
 def test_warm_answers_equal_cold_ones(sample: Path) -> None:
     cold = run_kb("review", "--on", "2027-01-10", "--json", "--no-cache", vault=sample)
     run_kb("review", "--json", vault=sample)  # fills the cache
@@ -327,7 +362,9 @@ def test_fsrs_is_imported_only_by_commands_that_use_it(tmp_path: Path) -> None:
             "CliRunner().invoke(main, [sys.argv[1], '--vault', sys.argv[2]]); "
             "print('fsrs' in sys.modules)")
     vault = copy_sample(tmp_path / "vault")
-    for command, expected in (("list", "False"), ("check", "False"), ("review", "True")):
+    # the second review finds its replay in .kb/memory.json and needs no fsrs
+    for command, expected in (("list", "False"), ("check", "False"), ("review", "True"),
+                              ("review", "False"), ("gaps", "False")):
         out = subprocess.run([sys.executable, "-c", code, command, str(vault)], capture_output=True,
                              text=True, cwd=REPO, check=True)
         assert out.stdout.strip() == expected, command
