@@ -544,7 +544,7 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
         if faded:
             click.echo()
             click.echo(click.style(f"Practiced but fading: recall below {memory.retention:.0%} "
-                                   f"today ({len(faded)}; kb review for more):", bold=True))
+                                   f"today ({len(faded)}; kb review says when each is due):", bold=True))
             rows = [[f.concept.title, _percent(f.recall), f.memory.last_practice.isoformat(),
                      str(f.concept.unblocks)] for f in faded]
             click.echo(_table(["CONCEPT", "RECALL", "LAST PRACTICE", "UNBLOCKS"], rows))
