@@ -368,3 +368,20 @@ def test_fsrs_is_imported_only_by_commands_that_use_it(tmp_path: Path) -> None:
         out = subprocess.run([sys.executable, "-c", code, command, str(vault)], capture_output=True,
                              text=True, cwd=REPO, check=True)
         assert out.stdout.strip() == expected, command
+
+
+def test_gaps_and_graph_carry_memory(sample: Path) -> None:
+    fading = {f["id"]: f for f in run_kb("gaps", "--json", vault=sample).json()["fading"]}
+    assert "backpropagation" in fading and "determinant" not in fading
+    assert fading["backpropagation"]["last_practice"] == "2026-06-24"
+    assert "Practiced but fading" in run_kb("gaps", vault=sample).stdout
+    nodes = {n["id"]: n for n in run_kb("graph", "--concepts-only", vault=sample).json()["nodes"]}
+    assert nodes["concept:determinant"]["recall"] >= 0.9 > nodes["concept:backpropagation"]["recall"]
+    assert "recall" not in nodes["concept:eigenvalues"]
+
+
+def test_result_and_minutes_survive_the_cache(make_vault: Callable[..., Path]) -> None:
+    root = make_vault({"notes/p.md": practice("a", "2026-06-01", "hard", extra="minutes: 25")})
+    cold = kb.open_vault(root).notes["p"]
+    warm = kb.open_vault(root).notes["p"]
+    assert (cold.result, cold.minutes) == (warm.result, warm.minutes) == ("hard", 25)
