@@ -5,7 +5,8 @@ steps). Review events are practice notes: their `date` (at 12:00 UTC), the conce
 about and their `result` (default good). Reading is exposure, not review. Practicing a concept
 with good or easy also gives its prerequisites *implicit credit*: a fraction of what a good
 review would add to their stability, never more (see docs/memory.md for the model and a worked
-example). Nothing is written anywhere: the same notes always give the same memory.
+example). Nothing is written into a note, and the same notes always give the same memory
+(`.kb/memory.json` only remembers the last replay, under a digest of all it read).
 
 `review_events` needs no fsrs (kb check uses it for its diagnostics); the rest imports fsrs
 when it is first called."""

@@ -16,7 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.memory import MEMO_FILE, Review, build_memory, implicit_credit, one_per_day, replay, retrievability
+from kb.memory import (
+    MEMO_FILE,
+    Review,
+    build_memory,
+    implicit_credit,
+    interval_days,
+    one_per_day,
+    replay,
+    retrievability,
+)
 
 from .conftest import REPO, copy_sample, run_kb
 
@@ -56,6 +65,15 @@ def practice(about: str, day: str | None, result: str | None = None, extra: str 
 
 
 # -- numbers checked against fsrs -------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.01, 40000), st.floats(0.5, 0.99))
+def test_credited_due_day_uses_fsrs_interval(stability: float, retention: float) -> None:
+    """A credited card's due day comes from fsrs's own interval formula (private in fsrs, so
+    kb repeats it; this holds the two equal)."""
+    scheduler = fsrs_scheduler(retention)
+    assert interval_days(scheduler, stability) == scheduler._next_interval(stability=stability)
+
+
 def test_small_history_matches_fsrs_called_directly(make_vault: Callable[..., Path]) -> None:
     root = make_vault({
         "notes/a.md": concept("a"),
