@@ -916,6 +916,108 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
                    f"{state.stability:.1f} days, next due {state.due.isoformat()}", err=True)
 
 
+# -- plans: kb plan -------------------------------------------------------------------------
+@main.command()
+@vault_options
+@json_option
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
+@click.option("--by", "by_date", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="The exam day: plan every day from today to the day before. Without it: "
+                   "today's session.")
+@click.option("--minutes-per-day", type=click.IntRange(min=1), metavar="M",
+              help="Time a day (default 120 minutes).")
+@click.option("--hours-per-day", type=click.FloatRange(min=0, min_open=True), metavar="H",
+              help="Time a day in hours (instead of --minutes-per-day).")
+@click.option("--days-off", "days_off", metavar="DATE", multiple=True,
+              type=click.DateTime(["%Y-%m-%d"]), help="A day with no study (repeat for several).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "ics"]), default="table",
+              show_default=True, help="md pastes into a note; ics imports into a calendar.")
+@click.pass_context
+def plan(ctx: click.Context, as_json: bool, targets: tuple[str, ...], by_date: Any,
+         minutes_per_day: int | None, hours_per_day: float | None, days_off: tuple[Any, ...],
+         fmt: str) -> None:
+    """A day-by-day plan from today to an exam: what to learn, practice and review.
+
+    TARGET is a concept, a series slug from kb.toml or a tag (#tag); the plan
+    covers the targets and all their prerequisites, each classed at the exam
+    day: solid (recall at least `retention`), fading (one review, placed as
+    late as still useful), read only (practice), missing (study and
+    practice). Prerequisites come first, subjects are interleaved, the last
+    day is kept for mixed review. Minutes come from your own practice notes'
+    `minutes` (defaults otherwise), shown as ranges. What does not fit is
+    dropped by least value per minute and listed. See docs/plan.md.
+
+    Example:
+
+        kb plan lora bayes-theorem --by 2026-12-01 --hours-per-day 2
+        kb plan lora --by 2026-12-01 --format ics > plan.ics
+    """
+    import datetime as dt
+
+    from kb.plan import PlanError, make_plan, make_session, resolve_targets
+
+    if minutes_per_day is not None and hours_per_day is not None:
+        raise click.UsageError("give --minutes-per-day or --hours-per-day, not both")
+    budget = minutes_per_day if minutes_per_day is not None else (
+        round(hours_per_day * 60) if hours_per_day is not None else 120)
+    if budget < 1:
+        raise click.UsageError("--hours-per-day is less than a minute")
+    today = _today()
+    by = by_date.date() if by_date else None
+    if by is not None and by <= today:
+        raise click.UsageError(f"--by {by.isoformat()} is not after today ({today.isoformat()})")
+    kg = _load(ctx, quiet=as_json or fmt != "table")
+    memory = _memory(ctx, kg, today)
+    with _user_errors():
+        keys = resolve_targets(kg, targets, kg.vault.config.series)
+        try:
+            result = (make_plan(kg, memory, keys, today=today, by=by, minutes_per_day=budget,
+                                days_off=[d.date() for d in days_off]) if by is not None else
+                      make_session(kg, memory, keys, today=today, minutes_per_day=budget))
+        except PlanError as exc:
+            raise click.UsageError(str(exc)) from None
+    _report(kg.diagnostics, everything=False)
+    _print_plan(result, as_json, fmt, dt.datetime.now(dt.UTC))
+    ctx.exit(_exit_status(kg.diagnostics))
+
+
+def _print_plan(result: Any, as_json: bool, fmt: str, stamp: Any) -> None:
+    from kb.plan import CLASSES, item_text, minutes_range, to_ics, to_json, to_markdown
+
+    if as_json:
+        _emit_json(to_json(result))
+        return
+    if fmt == "md":
+        click.echo(to_markdown(result), nl=False)
+        return
+    if fmt == "ics":
+        click.echo(to_ics(result, stamp=stamp), nl=False)
+        return
+    when = f"by {result.by.isoformat()}" if result.by else f"today, {result.today.isoformat()}"
+    counts = ", ".join(f"{sum(1 for v in result.classes.values() if v == c)} {c}" for c in CLASSES)
+    click.echo(click.style(f"Plan for {', '.join(result.targets)} {when}: {len(result.classes)} "
+                           f"concepts ({counts}), {result.minutes_per_day} min a day", bold=True))
+    for day in result.days:
+        click.echo()
+        head = f"{day.day.strftime('%a')} {day.day.isoformat()}"
+        if day.items:
+            click.echo(click.style(f"{head}  about {day.minutes} min", bold=True))
+            click.echo(_table(["TODO", "MINUTES", "ID"],
+                              [[item_text(i), minutes_range(i), i.concept] for i in day.items]))
+        elif day.mixed_review:
+            click.echo(click.style(f"{head}  mixed review", bold=True))
+            click.echo("  " + ", ".join(day.mixed_review))
+        else:
+            click.echo(click.style(f"{head}  nothing planned", bold=True))
+    if result.dropped:
+        click.echo()
+        click.echo(click.style(f"Does not fit ({len(result.dropped)}):", bold=True))
+        click.echo(_table(["TODO", "MINUTES", "WHY"],
+                          [[item_text(i), minutes_range(i), why] for i, why in result.dropped]))
+    for note in result.notes:
+        click.echo(f"kb: note: {note}", err=True)
+
+
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
     """Write each article; report what happened; a refused hand edit is an error (exit 1)."""
     from kb.write import EditedArticleError, Records, write_article
