@@ -7,6 +7,7 @@ The algorithm, its defaults and a worked example are in docs/plan.md."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -158,20 +159,43 @@ def class_at(kg: KnowledgeGraph, memory: Memory, key: str, on: dt.date) -> str:
 
 
 # -- the plan -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reach:
+    """Every concept's transitive prerequisites and dependents in the planned DAG (plain sets:
+    building networkx's transitive closure costs a tenth of a second at 500 concepts)."""
+
+    ancestors: dict[str, set[str]]
+    descendants: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, dag: nx.DiGraph) -> Reach:
+        ancestors: dict[str, set[str]] = {}
+        for key in nx.topological_sort(dag):
+            found: set[str] = set()
+            for before in dag.predecessors(key):
+                found |= ancestors[before]
+                found.add(before)
+            ancestors[key] = found
+        descendants: dict[str, set[str]] = {key: set() for key in ancestors}
+        for key, before in ancestors.items():
+            for b in before:
+                descendants[b].add(key)
+        return cls(ancestors, descendants)
+
+
 def _work_days(today: dt.date, by: dt.date, days_off: Iterable[dt.date]) -> list[dt.date]:
     off = set(days_off)
     return [today + dt.timedelta(days=n) for n in range((by - today).days)
             if today + dt.timedelta(days=n) not in off]
 
 
-def _order(items: dict[str, Item], prereqs: nx.DiGraph) -> list[str]:
+def _order(items: dict[str, Item], reach: Reach) -> list[str]:
     """Learning order from the outer fringe inward, subjects interleaved: repeatedly take, of
     the items whose prerequisites are all placed, one from a subject other than the last
-    one's, the most valuable first (then title)."""
-    # an item waits for every item it transitively needs, even through concepts not in the
-    # plan (solid ones): the transitive closure, restricted to the items
-    graph = nx.transitive_closure_dag(prereqs).subgraph(items).copy()
-    waiting = {k: graph.in_degree(k) for k in graph}
+    one's, the most valuable first (then title). `reach` holds the transitive closure of the
+    prerequisite DAG: an item waits for every item it needs, even through concepts that are
+    not in the plan (solid ones)."""
+    waiting = {k: sum(1 for a in reach.ancestors[k] if a in items) for k in items}
     ready = [k for k, n in waiting.items() if n == 0]
     order: list[str] = []
     last_subject = None
@@ -181,36 +205,38 @@ def _order(items: dict[str, Item], prereqs: nx.DiGraph) -> list[str]:
         key = ready.pop(0)
         order.append(key)
         last_subject = items[key].subject
-        for after in graph.successors(key):
-            waiting[after] -= 1
-            if waiting[after] == 0:
-                ready.append(after)
+        for after in sorted(reach.descendants[key], key=normalize):
+            if after in waiting:
+                waiting[after] -= 1
+                if waiting[after] == 0:
+                    ready.append(after)
     return order
 
 
-def _pack(items: dict[str, Item], prereqs: nx.DiGraph, days: int, budget: int
+def _pack(items: dict[str, Item], order: list[str], reach: Reach, days: int, budget: int
           ) -> tuple[list[list[str]], list[str]]:
     """Day indexes for every item, or the items that did not fit. Learning and practice go
     forward, as early as their prerequisites allow; reviews backward, as late as possible but
-    never after something that builds on them."""
+    never after something that builds on them nor before what they build on. `order` is a
+    learning order of (at least) the items."""
     used = [0] * days
     placed: dict[str, int] = {}
     schedule: list[list[str]] = [[] for _ in range(days)]
     failed: list[str] = []
-    new = {k: i for k, i in items.items() if i.kind != "review"}
-    for key in _order(new, prereqs):
-        earliest = max((placed[a] for a in nx.ancestors(prereqs, key) if a in placed), default=0)
+    order = [k for k in order if k in items]
+    position = {k: n for n, k in enumerate(order)}
+    for key in (k for k in order if items[k].kind != "review"):
+        earliest = max((placed[a] for a in reach.ancestors[key] if a in placed), default=0)
         day = next((d for d in range(earliest, days) if used[d] + items[key].minutes <= budget), None)
         if day is None:
             failed.append(key)
             continue
         placed[key] = day
         used[day] += items[key].minutes
-    order = {k: n for n, k in enumerate(_order(items, prereqs))}
     # dependents first, so that each review knows the day of everything built on it
-    for key in sorted((k for k, i in items.items() if i.kind == "review"), key=lambda k: -order[k]):
-        latest = min((placed[d] for d in nx.descendants(prereqs, key) if d in placed), default=days - 1)
-        earliest = max((placed[a] for a in nx.ancestors(prereqs, key) if a in placed), default=0)
+    for key in reversed([k for k in order if items[k].kind == "review"]):
+        latest = min((placed[d] for d in reach.descendants[key] if d in placed), default=days - 1)
+        earliest = max((placed[a] for a in reach.ancestors[key] if a in placed), default=0)
         day = next((d for d in range(latest, earliest - 1, -1)
                     if used[d] + items[key].minutes <= budget), None)
         if day is None:
@@ -221,8 +247,47 @@ def _pack(items: dict[str, Item], prereqs: nx.DiGraph, days: int, budget: int
     for key, day in placed.items():
         schedule[day].append(key)
     for keys in schedule:
-        keys.sort(key=lambda k: order[k])  # within a day, prerequisites first
+        keys.sort(key=lambda k: position[k])  # within a day, prerequisites first
     return schedule, failed
+
+
+class _Dropper:
+    """Hands out what to drop next: the least value per minute among what may go — reviews,
+    and the ends of chains (items nothing left in the plan builds on; a fading concept is
+    still known, so a review blocks nothing)."""
+
+    def __init__(self, items: dict[str, Item], reach: Reach) -> None:
+        self.items, self.reach = items, reach
+        self.blocking = {k: sum(1 for d in reach.descendants[k]
+                                if d in items and items[d].kind != "review") for k in items}
+        self.heap: list[tuple[float, int, str, str]] = []
+        for key in items:
+            if items[key].kind == "review" or self.blocking[key] == 0:
+                self._push(key)
+
+    def _push(self, key: str) -> None:
+        item = self.items[key]
+        heapq.heappush(self.heap, (item.value / item.minutes, -item.minutes, normalize(item.title), key))
+
+    def pop(self) -> Item:
+        while True:
+            key = heapq.heappop(self.heap)[3]
+            if key in self.items:
+                break
+        item = self.items.pop(key)
+        if item.kind != "review":
+            for before in self.reach.ancestors[key]:
+                if before in self.items:
+                    self.blocking[before] -= 1
+                    if self.blocking[before] == 0 and self.items[before].kind != "review":
+                        self._push(before)
+        return item
+
+
+def _why(item: Item, needed: int, days: int, budget: int) -> str:
+    return (f"least value per minute: {item.value} target{'s' * (item.value != 1)} "
+            f"need{'s' * (item.value == 1)} it, about {item.minutes} min; {needed} min of work "
+            f"do not fit in {days} day{'s' * (days != 1)} of {budget} min")
 
 
 def make_plan(kg: KnowledgeGraph, memory: Memory, targets: Sequence[str], *, today: dt.date,
@@ -237,9 +302,10 @@ def make_plan(kg: KnowledgeGraph, memory: Memory, targets: Sequence[str], *, tod
         raise PlanError(f"no day to work between {today.isoformat()} and {by.isoformat()} "
                         "(every one is a day off)")
     prereqs, wanted, notes = _wanted(kg, targets)
+    reach = Reach.of(prereqs)
     classes = {k: class_at(kg, memory, k, by) for k in wanted}
     recall = {k: memory.recall(k, by) for k in wanted}
-    items = _items(kg, prereqs, targets, wanted, classes, costs(kg, memory))
+    items = _items(kg, reach, targets, wanted, classes, costs(kg, memory))
     mixed = len(dates) >= 2  # the last day is kept for mixed review when there are two or more
     work = dates[:-1] if mixed else dates
     dropped: list[tuple[Item, str]] = []
@@ -248,21 +314,22 @@ def make_plan(kg: KnowledgeGraph, memory: Memory, targets: Sequence[str], *, tod
             del items[key]
             dropped.append((item, f"needs about {item.minutes} min, more than a day's "
                                   f"{minutes_per_day}"))
-    _drop_dependents(items, prereqs, dropped)
-    while True:
-        schedule, failed = _pack(items, prereqs, len(work), minutes_per_day)
+    _drop_dependents(items, reach, dropped)
+    needed = total = sum(i.minutes for i in items.values())
+    order = _order(items, reach)  # what is left of a learning order is one still
+    dropper = _Dropper(items, reach)
+    while total > len(work) * minutes_per_day:  # cannot fit, whatever the days look like
+        victim = dropper.pop()
+        total -= victim.minutes
+        dropped.append((victim, _why(victim, needed, len(work), minutes_per_day)))
+    while True:  # fits in total; drop more where the days' shapes leave no room: as many as
+        # failed to fit, then pack again (one at a time would pack hundreds of times)
+        schedule, failed = _pack(items, order, reach, len(work), minutes_per_day)
         if not failed:
             break
-        needed = sum(i.minutes for i in items.values())
-        # only what nothing left in the plan builds on: a review, or the end of a chain
-        candidates = [k for k in items if items[k].kind == "review" or not any(
-            d in items and items[d].kind != "review" for d in nx.descendants(prereqs, k))]
-        victim = items.pop(min(candidates, key=lambda k: (
-            items[k].value / items[k].minutes, -items[k].minutes, normalize(items[k].title), k)))
-        dropped.append((victim, (
-            f"least value per minute: {victim.value} target{'s' * (victim.value != 1)} "
-            f"need{'s' * (victim.value == 1)} it, about {victim.minutes} min; {needed} min of work "
-            f"do not fit in {len(work)} day{'s' * (len(work) != 1)} of {minutes_per_day} min")))
+        for _ in failed:
+            victim = dropper.pop()
+            dropped.append((victim, _why(victim, needed, len(work), minutes_per_day)))
     days = [Day(d, [items[k] for k in keys]) for d, keys in zip(work, schedule, strict=True)]
     if mixed:
         practiced = [k for k in wanted if classes[k] != "missing" or k in items]
@@ -271,18 +338,17 @@ def make_plan(kg: KnowledgeGraph, memory: Memory, targets: Sequence[str], *, tod
     return Plan(list(targets), today, by, minutes_per_day, classes, recall, days, dropped, notes)
 
 
-def items_value(key: str, prereqs: nx.DiGraph, targets: Sequence[str]) -> int:
+def items_value(key: str, reach: Reach, targets: Sequence[str]) -> int:
     """How many targets depend on the concept (a target depends on itself)."""
-    after = nx.descendants(prereqs, key) | {key}
-    return sum(1 for t in targets if t in after)
+    return sum(1 for t in targets if t == key or key in reach.ancestors[t])
 
 
-def _drop_dependents(items: dict[str, Item], prereqs: nx.DiGraph, dropped: list[tuple[Item, str]]) -> None:
+def _drop_dependents(items: dict[str, Item], reach: Reach, dropped: list[tuple[Item, str]]) -> None:
     """What builds on a concept the plan cannot teach cannot be learned either (reviews of
     known concepts can)."""
     gone = [i.concept for i, _ in dropped if i.kind != "review"]
     for key in gone:
-        for after in nx.descendants(prereqs, key):
+        for after in sorted(reach.descendants[key], key=normalize):
             if after in items and items[after].kind != "review":
                 dropped.append((items.pop(after), f"needs {key}, which does not fit"))
 
@@ -306,7 +372,7 @@ def _wanted(kg: KnowledgeGraph, targets: Sequence[str]) -> tuple[nx.DiGraph, lis
     return sub, sorted(wanted, key=normalize), notes
 
 
-def _items(kg: KnowledgeGraph, prereqs: nx.DiGraph, targets: Sequence[str], wanted: list[str],
+def _items(kg: KnowledgeGraph, reach: Reach, targets: Sequence[str], wanted: list[str],
            classes: dict[str, str], minutes: dict[str, tuple[int, int, int]]) -> dict[str, Item]:
     items = {}
     for key in wanted:
@@ -318,7 +384,7 @@ def _items(kg: KnowledgeGraph, prereqs: nx.DiGraph, targets: Sequence[str], want
         concept = kg.concepts[key]
         tags = concept.definition.tags if concept.definition is not None else []
         items[key] = Item(key, concept.title, kind, status, planned, low, high,
-                          items_value(key, prereqs, targets), tags[0] if tags else "")
+                          items_value(key, reach, targets), tags[0] if tags else "")
     return items
 
 
@@ -331,7 +397,7 @@ def make_session(kg: KnowledgeGraph, memory: Memory, targets: Sequence[str], *, 
     prereqs, wanted, notes = _wanted(kg, targets)
     classes = {k: class_at(kg, memory, k, today) for k in wanted}
     recall = {k: memory.recall(k, today) for k in wanted}
-    items = _items(kg, prereqs, targets, wanted, classes, costs(kg, memory))
+    items = _items(kg, Reach.of(prereqs), targets, wanted, classes, costs(kg, memory))
     frontier = [k for k, i in items.items() if i.kind != "review"
                 and all(classes[p] in ("solid", "fading") for p in prereqs.predecessors(k))]
     reviews = [k for k, i in items.items() if i.kind == "review"]
