@@ -595,6 +595,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         kb show eigenvalues
     """
     from kb.mastery import dependents, find_concept, prerequisites
+
     kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, concept_name)
