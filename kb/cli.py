@@ -708,9 +708,11 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool) -> None:
     """
     from kb.export import concepts_only as only_concepts
     from kb.export import export
+
     kg = _load(ctx)
     _report(kg.diagnostics, everything=False)
-    selected = (only_concepts(kg.graph) if concepts_only else kg.graph).copy()
+    # a copy: the memory added below belongs to this printout, not to the loaded graph
+    selected = only_concepts(kg.graph) if concepts_only else kg.graph.copy()
     today = _today()
     memory = _memory(ctx, kg, today)
     for key, state in memory.concepts.items():  # practiced concepts carry their memory today
