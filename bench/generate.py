@@ -103,11 +103,16 @@ def generate(out: Path, notes: int, seed: int = 7) -> None:
             f"date: 2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"],
             body(rng, f"Reading {i}", rng.sample(concepts, 4)
                  + ([f"idea-{i:05d}"] if rng.random() < 0.05 else [])))  # a note not written yet
+    # dates and results come from a generator of their own, so the rest of the vault stays
+    # what it was before practice notes had them
+    when = random.Random(seed + 1)
     for i in range(n_practice):
         about = rng.choice(concepts)
         write("practice", f"practice-{i:05d}", [
             "type: practice", f"practice: {rng.choice(['exercise', 'code', 'project'])}",
-            f"concept: {about}", f"source: {rng.choice(sources)}"],
+            f"concept: {about}", f"source: {rng.choice(sources)}",
+            f"date: 2026-{when.randint(1, 11):02d}-{when.randint(1, 28):02d}",
+            f"result: {when.choices(['again', 'hard', 'good', 'easy'], [1, 2, 6, 1])[0]}"],
             body(rng, f"Practice {i}", rng.sample(concepts, 2)))
 
 

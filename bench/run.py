@@ -3,9 +3,10 @@
     python bench/run.py [--sizes 1000 10000] [--runs 3] [--peer-runs 1]
 
 Times whole processes (wall, user+sys, peak RSS of the child; median of --runs) for kb cold
-(`check --no-cache`), kb warm (`gaps` with a primed cache), kb after editing one note,
-`kb --help`, and the peers on the same vaults in the same run: foam-wiki (`foamwiki check`,
-as many runs as kb) and obsidiantools (`Vault(...).connect().gather()`, --peer-runs).
+(`check --no-cache`), kb warm (`gaps` with a primed cache; `review` and `plan`), kb
+after editing one note, `kb --help`, and the peers on the same vaults in the same run:
+foam-wiki (`foamwiki check`, as many runs as kb) and obsidiantools
+(`Vault(...).connect().gather()`, --peer-runs).
 The peers are installed by this script into bench/.peers (a virtual environment of their
 own), never into kb's environment.
 Prints a Markdown table with kb/peer ratios.
@@ -106,6 +107,12 @@ def main() -> None:
             results = {"kb check, cold (--no-cache)": median_of(args.runs, cold)}
             measure([*kb, "gaps", "--vault", str(vault)])  # prime the cache
             results["kb gaps, warm"] = median_of(args.runs, [*kb, "gaps", "--vault", str(vault)])
+            results["kb review, warm"] = median_of(
+                args.runs, [*kb, "review", "--on", "2026-12-01", "--vault", str(vault)])
+            results["kb plan, warm"] = median_of(args.runs, [
+                *kb, "plan", "concept-02400", "concept-01000", "--by", "2026-12-02",
+                "--vault", str(vault)]) if size >= 2500 else median_of(args.runs, [
+                *kb, "plan", "concept-00200", "--by", "2026-12-02", "--vault", str(vault)])
             results["kb gaps, one note edited"] = median_of(
                 args.runs, [*kb, "gaps", "--vault", str(vault)], before=edit_one)
             edited.write_text(original, encoding="utf-8")

@@ -103,9 +103,9 @@ def decode_value(value: Any) -> Any:
 
 # Fields stored as they are, and only when they differ from the default: a typical record
 # then holds a handful of keys, which is what makes a warm run's decoding cheap.
-_PLAIN_FIELDS = ("type", "title", "locator", "practice", "aliases", "tags", "order", "kind",
-                 "authors", "year", "url", "status", "citekey", "doi", "venue", "field_lines",
-                 "requires", "timeout")
+_PLAIN_FIELDS = ("type", "title", "locator", "practice", "result", "minutes", "aliases", "tags",
+                 "order", "kind", "authors", "year", "url", "status", "citekey", "doi", "venue",
+                 "field_lines", "requires", "timeout")
 _LINK_DEFAULTS = (None, None, "", 0)  # label, fragment, literal, occurrence
 _DEFAULTS: dict[str, Any] = {
     f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
@@ -213,6 +213,11 @@ class FreshRow:
     record: str | None = None  # note_to_record(note), when a worker process already made it
 
 
+NOTES_TABLE = ("CREATE TABLE IF NOT EXISTS notes (path TEXT PRIMARY KEY, size INTEGER, "
+               "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT, rel TEXT, "
+               "record TEXT, body TEXT, checksum TEXT)")
+
+
 class NoteCache:
     """SQLite store of parsed notes. Every method may raise sqlite3.Error / OSError; the
     caller turns that into a cold run."""
@@ -241,10 +246,7 @@ class NoteCache:
             self._db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS notes (path TEXT PRIMARY KEY, size INTEGER, "
-                "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT, rel TEXT, "
-                "record TEXT, body TEXT, checksum TEXT)")
+            self._db.execute(NOTES_TABLE)
         return self._db
 
     def load(self) -> dict[str, CachedRow]:
@@ -287,7 +289,9 @@ class NoteCache:
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
             if rebuild or meta.get("version") != self.version:
-                db.execute("DELETE FROM notes")
+                # An older kb's table may have other columns: start it afresh.
+                db.execute("DROP TABLE IF EXISTS notes")
+                db.execute(NOTES_TABLE)
             db.executemany("INSERT OR REPLACE INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             stored = {p for (p,) in db.execute("SELECT path FROM notes")}
             db.executemany("DELETE FROM notes WHERE path = ?", [(p,) for p in stored - keep])

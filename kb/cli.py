@@ -539,16 +539,19 @@ def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
 
         kb check --strict
     """
+    from kb.memory import review_events
+
     kg = _load(ctx, quiet=as_json)
+    diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
-        _emit_json({"diagnostics": [d.as_dict() for d in kg.diagnostics]})
+        _emit_json({"diagnostics": [d.as_dict() for d in diagnostics]})
     else:
-        _report(kg.diagnostics, everything=True)
-        counts = {s: sum(1 for d in kg.diagnostics if d.severity == s)
+        _report(diagnostics, everything=True)
+        counts = {s: sum(1 for d in diagnostics if d.severity == s)
                   for s in ("error", "warning", "info")}
         summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
         click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {summary}")
-    ctx.exit(_exit_status(kg.diagnostics, strict, cycles_fail=True))
+    ctx.exit(_exit_status(diagnostics, strict, cycles_fail=True))
 
 
 def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
@@ -593,15 +596,19 @@ def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
         kb gaps --level code     # read or solved by hand, never implemented
     """
     kg = _load(ctx, quiet=as_json)
-    _print_gaps(kg, level, as_json)
+    _print_gaps(ctx, kg, level, as_json)
     ctx.exit(_exit_status(kg.diagnostics))
 
 
-def _print_gaps(kg: Any, level: str, as_json: bool, *, report: bool = True) -> None:
+def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, report: bool = True) -> None:
     """What `kb gaps` prints, for a vault already loaded (kb build shows it too)."""
     from kb.mastery import gaps as find_gaps
+    from kb.memory import fading
 
     found, missing = find_gaps(kg, level)
+    today = _today()
+    memory = _memory(ctx, kg, today)
+    faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]
     if report:
         _report(kg.diagnostics, everything=False)
     # From `code` up, whether each code practice still runs matters: say it.
@@ -617,6 +624,10 @@ def _print_gaps(kg: Any, level: str, as_json: bool, *, report: bool = True) -> N
                       "unblocks": g.concept.unblocks, "readings": g.concept.readings,
                       "sources": g.sources} for g in found],
             "missing": [{"id": key, "needed_by": needed} for key, needed in missing],
+            "fading": [{"id": f.concept.key, "title": f.concept.title, "level": f.concept.level,
+                        "unblocks": f.concept.unblocks, "recall": round(f.recall, 4),
+                        "last_practice": f.memory.last_practice.isoformat(),
+                        "due": f.memory.due.isoformat()} for f in faded],
         }
         if level in ("code", "project"):
             data["code_runs"] = [{"concept": concept, "note": kg.key_of(note), "path": note.path,
@@ -637,6 +648,13 @@ def _print_gaps(kg: Any, level: str, as_json: bool, *, report: bool = True) -> N
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
+        if faded:
+            click.echo()
+            click.echo(click.style(f"Practiced but fading: recall below {memory.retention:.0%} "
+                                   f"today ({len(faded)}; kb review says when each is due):", bold=True))
+            rows = [[f.concept.title, _percent(f.recall), f.memory.last_practice.isoformat(),
+                     str(f.concept.unblocks)] for f in faded]
+            click.echo(_table(["CONCEPT", "RECALL", "LAST PRACTICE", "UNBLOCKS"], rows))
         if runs:
             passing = sum(1 for _c, _n, state in runs if state.state == "passed")
             click.echo()
@@ -699,6 +717,9 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
     kg = _load(ctx, quiet=as_json)
     with _user_errors():
         concept = find_concept(kg, concept_name)
+    today = _today()
+    memory = _memory(ctx, kg, today)
+    remembered = _memory_fields(memory, concept.key, today, today)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
     states = _code_runs(kg, concept.notes)
@@ -712,7 +733,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         _emit_json({"id": concept.key, "title": concept.title, "level": concept.level,
                     "unblocks": concept.unblocks, "readings": concept.readings,
                     "notes": notes, "sources": sources, "prerequisites": needs,
-                    "dependents": needed_by})
+                    "dependents": needed_by, "memory": remembered})
     else:
         click.echo(click.style(f"{concept.title}", bold=True) + f"  ({concept.key})")
         click.echo(f"level:          {concept.level}")
@@ -720,6 +741,17 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         click.echo(f"prerequisites:  {', '.join(needs) or '-'}")
         click.echo(f"dependents:     {', '.join(needed_by) or '-'}")
         click.echo(f"sources:        {', '.join(sources) or '-'}")
+        if remembered["last_practice"] is None:
+            click.echo("memory:         never practiced (no dated practice note)")
+        else:
+            fading_now = remembered["recall"] < memory.retention
+            click.echo(f"recall today:   {_percent(remembered['recall'])}"
+                       + (f" (fading: below {memory.retention:.0%})" if fading_now else ""))
+            credits = f", +{remembered['credits']} implicit" if remembered["credits"] else ""
+            click.echo(f"stability:      {remembered['stability']:.1f} days "
+                       f"({remembered['reviews']} review{'s' * (remembered['reviews'] != 1)}{credits}, "
+                       f"last {remembered['last_practice']})")
+            click.echo(f"due:            {remembered['due']}")
         click.echo()
         if notes:
             rows = [[str(n["type"]) + (f" ({n['practice']})" if n["practice"] else ""),
@@ -842,19 +874,30 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, 
             from kb.mastery import find_concept
 
             centre = find_concept(kg, focus)
+        today = _today()
+        memory = _memory(ctx, kg, today)
         if fmt == "html":
             from kb.graphpage import TEMPLATE, page_context, relative_link_base
             from kb.render import environment, render
 
+            recall = {key: memory.recall(key, today) or 0.0 for key in memory.concepts}
             context = page_context(kg, focus=centre, depth=depth, concepts_only=concepts_only,
-                                   link_base=relative_link_base(Path(output) if output else None))
+                                   link_base=relative_link_base(Path(output) if output else None),
+                                   recall=recall, retention=memory.retention)
             text = render(environment(kg.vault.templates_dir), TEMPLATE, context)
         else:
-            selected = kg.graph
+            # a copy: the memory added below belongs to this printout, not to the loaded graph
+            selected = kg.graph.copy()
             if centre is not None:
                 from kb.graphpage import neighbourhood
 
                 selected = focus_subgraph(selected, neighbourhood(kg, centre, depth))
+            for key, state in memory.concepts.items():  # practiced concepts carry their memory
+                node = f"concept:{key}"
+                if node in selected:
+                    selected.nodes[node].update(recall=round(memory.recall(key, today) or 0.0, 4),
+                                                stability=round(state.stability, 2),
+                                                due=state.due.isoformat())
             text = export(only_concepts(selected) if concepts_only else selected, fmt)
         if output:
             try:
@@ -971,6 +1014,310 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
     ctx.exit(1 if failing else _exit_status(kg.diagnostics))
 
 
+# -- memory: kb review ------------------------------------------------------------------
+def _today() -> Any:
+    """Today, or $KB_TODAY (YYYY-MM-DD) for reproducible examples and tests."""
+    import datetime as dt
+
+    fixed = os.environ.get("KB_TODAY")
+    if fixed:
+        try:
+            return dt.date.fromisoformat(fixed)
+        except ValueError:
+            raise click.UsageError(f"KB_TODAY={fixed!r} is not a date (YYYY-MM-DD)") from None
+    return dt.date.today()
+
+
+def _memory(ctx: click.Context, kg: Any, today: Any, as_of: Any = None) -> Any:
+    """Every practiced concept's memory, remembered in .kb/memory.json unless --no-cache."""
+    from kb.memory import MEMO_FILE, build_memory
+    from kb.paths import UnsafePathError, confined
+
+    options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
+    memo = None
+    if not options.get("no_cache"):
+        root = kg.vault.root
+        try:  # never through a .kb/ that a symlink takes out of the vault
+            memo = confined(root, root / MEMO_FILE.parent, MEMO_FILE.name)
+        except UnsafePathError:
+            memo = None
+    return build_memory(kg, today=today, as_of=as_of, retention=kg.vault.config.retention, memo=memo)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _memory_fields(memory: Any, key: str, on: Any, today: Any) -> dict[str, Any]:
+    """A concept's memory as --json shows it (None values when it was never practiced)."""
+    state = memory.concepts.get(key)
+    if state is None:
+        return {"recall": None, "recall_today": None, "stability": None, "difficulty": None,
+                "last_practice": None, "last_credit": None, "reviews": 0, "credits": 0, "due": None}
+    return {"recall": round(memory.recall(key, on), 4),
+            "recall_today": round(memory.recall(key, today), 4),
+            "stability": round(state.stability, 2), "difficulty": round(state.difficulty, 2),
+            "last_practice": state.last_practice.isoformat(),
+            "last_credit": state.last_credit.isoformat() if state.last_credit else None,
+            "reviews": len(state.reviews), "credits": len(state.credits),
+            "due": state.due.isoformat()}
+
+
+@main.group(invoke_without_command=True)
+@vault_options
+@json_option
+@click.option("--on", "on_date", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="The day to ask about (default today); a past day replays only the reviews "
+                   "up to it.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show at most N concepts.")
+@click.pass_context
+def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -> None:
+    """What you are forgetting: practiced concepts due or fading on a day.
+
+    Each practice note is a review of its concepts on its `date`, rated by its
+    `result` (again, hard, good, easy; default good); reading is not review.
+    Memory is replayed with FSRS from the notes on every run; practicing a
+    concept also gives its prerequisites implicit credit. A concept is fading
+    when its predicted recall is below `retention` (kb.toml, default 0.9).
+    Most valuable first: lowest recall times most depended on. See
+    docs/memory.md for the model.
+
+    Example:
+
+        kb review --on 2026-11-24
+        kb review done backpropagation --result hard --minutes 20
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from kb.memory import fading
+
+    today = _today()
+    on = on_date.date() if on_date else today
+    kg = _load(ctx, quiet=as_json)
+    retention = kg.vault.config.retention
+    memory = _memory(ctx, kg, today, as_of=on)
+    now = memory if on >= today else _memory(ctx, kg, today)
+    found = fading(kg, memory, on)
+    shown = found[:limit] if limit else found
+    diagnostics = [*kg.diagnostics, *memory.diagnostics]
+    _report(kg.diagnostics, everything=False)
+    for diag in memory.diagnostics:
+        click.echo(click.style(diag.format(), fg="yellow"), err=True)
+    if as_json:
+        rows = []
+        for item in shown:
+            key = item.concept.key
+            fields = _memory_fields(memory, key, on, today)
+            fields["recall_today"] = _memory_fields(now, key, today, today)["recall_today"]
+            rows.append({"id": key, "title": item.concept.title, "level": item.concept.level,
+                         "unblocks": item.concept.unblocks, **fields,
+                         "value": round(item.value, 4)})
+        _emit_json({"on": on.isoformat(), "today": today.isoformat(), "retention": retention,
+                    "review": rows, "more": len(found) - len(shown)})
+    else:
+        day = "today" if on == today else on.isoformat()
+        if shown:
+            click.echo(click.style(f"Due or fading {day} (recall below {retention:.0%}), "
+                                   f"{len(found)} concept{'s' * (len(found) != 1)}, "
+                                   "most valuable first:", bold=True))
+            headers = ["CONCEPT", "RECALL", *(["TODAY"] if on != today else []), "STABILITY",
+                       "LAST PRACTICE", "REVIEWS", "DUE", "UNBLOCKS"]
+            rows_text = []
+            for item in shown:
+                state, key = item.memory, item.concept.key
+                credits = f" +{len(state.credits)} implicit" if state.credits else ""
+                rows_text.append([
+                    item.concept.title, _percent(item.recall),
+                    *([_percent(now.recall(key, today))] if on != today else []),
+                    f"{state.stability:.1f} d", state.last_practice.isoformat(),
+                    f"{len(state.reviews)}{credits}", state.due.isoformat(),
+                    str(item.concept.unblocks)])
+            click.echo(_table(headers, rows_text))
+            if len(found) > len(shown):
+                click.echo(f"… and {len(found) - len(shown)} more (--limit)")
+        else:
+            practiced = len(memory.concepts)
+            click.echo(f"Nothing due or fading {day}: {practiced} practiced concept"
+                       f"{'s' * (practiced != 1)}, each recalled at {retention:.0%} or better.")
+    ctx.exit(_exit_status(diagnostics))
+
+
+@review.command(name="done")
+@vault_options
+@click.argument("concept_name", metavar="CONCEPT")
+@click.option("--result", type=click.Choice(["again", "hard", "good", "easy"]), default="good",
+              show_default=True, help="How it went: again (could not recall), hard, good, easy.")
+@click.option("--date", "day", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="When you practiced (default today); never after today.")
+@click.option("--minutes", type=click.FloatRange(min=0), metavar="M", help="How long it took.")
+@click.option("--practice", type=click.Choice(["exercise", "code", "project"]), default="exercise",
+              show_default=True, help="Solved by hand, implemented, or applied.")
+@click.pass_context
+def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, minutes: float | None,
+                practice: str) -> None:
+    """Record a review of CONCEPT: writes a small practice note and prints its path.
+
+    The note (type practice, the concept, result, minutes, date, tag review)
+    comes from the template note-review.md.j2 and goes where practice notes go
+    ([folders] in kb.toml); an existing note is never overwritten. It is a
+    plain file in your vault and in git: open it to write down what you did,
+    delete it to take the review back.
+
+    Example:
+
+        kb review done eigenvalues --result hard --minutes 25
+    """
+    from kb.mastery import find_concept
+    from kb.memory import (
+        REVIEW_TEMPLATE,
+        review_events,
+        review_note_context,
+        review_note_problems,
+    )
+    from kb.parse import parse_note
+    from kb.render import environment, render
+    from kb.resolve import normalize
+    from kb.write import create_new_file
+
+    today = _today()
+    when = day.date() if day else today
+    if when > today:
+        raise click.UsageError(f"--date {when.isoformat()} is after today ({today.isoformat()}); "
+                               "a review is recorded once it happened")
+    kg = _load(ctx, quiet=True)
+    vault = kg.vault
+    with _user_errors():
+        concept = find_concept(kg, concept_name)
+        stem, context = review_note_context(concept, result=result, day=when, practice=practice,
+                                            minutes=minutes)
+        folder = _type_folder(vault, "practice")
+        text = render(environment(vault.templates_dir), REVIEW_TEMPLATE, context)
+    rel = ((folder / stem).resolve().relative_to(vault.notes_dir.resolve())).as_posix()
+    draft = parse_note(f"{stem}.md", rel, text.encode("utf-8"))
+    problems = review_note_problems(draft, concept, result=result, day=when)
+    if problems:
+        raise click.ClickException(
+            f"the template {REVIEW_TEMPLATE} does not record this review ({'; '.join(problems)}); "
+            "nothing was written. Fix the template in your templates folder, or delete it to use "
+            "the built-in one.")
+    with _user_errors():
+        path = create_new_file(folder, stem, ".md", text, {normalize(n.id) for n in vault.notes})
+    click.echo(_shown_path(path))
+    earlier = [r.path for r in review_events(kg, today)[0] if r.concept == concept.key and r.day == when]
+    if earlier:
+        click.echo(f"kb: note: {earlier[0]} already records a review of {concept.key} on "
+                   f"{when.isoformat()}; only a day's first review counts", err=True)
+    kg = _load(ctx, quiet=True)
+    memory = _memory(ctx, kg, today)
+    state = memory.concepts.get(concept.key)
+    if state is not None:
+        recall = memory.recall(concept.key, today)
+        click.echo(f"{concept.title}: recall {_percent(recall)} today, stability "
+                   f"{state.stability:.1f} days, next due {state.due.isoformat()}", err=True)
+
+
+# -- plans: kb plan -------------------------------------------------------------------------
+@main.command()
+@vault_options
+@json_option
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
+@click.option("--by", "by_date", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="The exam day: plan every day from today to the day before. Without it: "
+                   "today's session.")
+@click.option("--minutes-per-day", type=click.IntRange(min=1), metavar="M",
+              help="Time a day (default 120 minutes).")
+@click.option("--hours-per-day", type=click.FloatRange(min=0, min_open=True), metavar="H",
+              help="Time a day in hours (instead of --minutes-per-day).")
+@click.option("--days-off", "days_off", metavar="DATE", multiple=True,
+              type=click.DateTime(["%Y-%m-%d"]), help="A day with no study (repeat for several).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "ics"]), default="table",
+              show_default=True, help="md pastes into a note; ics imports into a calendar.")
+@click.pass_context
+def plan(ctx: click.Context, as_json: bool, targets: tuple[str, ...], by_date: Any,
+         minutes_per_day: int | None, hours_per_day: float | None, days_off: tuple[Any, ...],
+         fmt: str) -> None:
+    """A day-by-day plan from today to an exam: what to learn, practice and review.
+
+    TARGET is a concept, a series slug from kb.toml or a tag (#tag); the plan
+    covers the targets and all their prerequisites, each classed at the exam
+    day: solid (recall at least `retention`), fading (one review, placed as
+    late as still useful), read only (practice), missing (study and
+    practice). Prerequisites come first, subjects are interleaved, the last
+    day is kept for mixed review. Minutes come from your own practice notes'
+    `minutes` (defaults otherwise), shown as ranges. What does not fit is
+    dropped by least value per minute and listed. See docs/plan.md.
+
+    Example:
+
+        kb plan lora bayes-theorem --by 2026-12-01 --hours-per-day 2
+        kb plan lora --by 2026-12-01 --format ics > plan.ics
+    """
+    import datetime as dt
+
+    from kb.plan import PlanError, make_plan, make_session, resolve_targets
+
+    if minutes_per_day is not None and hours_per_day is not None:
+        raise click.UsageError("give --minutes-per-day or --hours-per-day, not both")
+    budget = minutes_per_day if minutes_per_day is not None else (
+        round(hours_per_day * 60) if hours_per_day is not None else 120)
+    if budget < 1:
+        raise click.UsageError("--hours-per-day is less than a minute")
+    today = _today()
+    by = by_date.date() if by_date else None
+    if by is not None and by <= today:
+        raise click.UsageError(f"--by {by.isoformat()} is not after today ({today.isoformat()})")
+    kg = _load(ctx, quiet=as_json or fmt != "table")
+    memory = _memory(ctx, kg, today)
+    with _user_errors():
+        keys = resolve_targets(kg, targets, kg.vault.config.series)
+        try:
+            result = (make_plan(kg, memory, keys, today=today, by=by, minutes_per_day=budget,
+                                days_off=[d.date() for d in days_off]) if by is not None else
+                      make_session(kg, memory, keys, today=today, minutes_per_day=budget))
+        except PlanError as exc:
+            raise click.UsageError(str(exc)) from None
+    _report(kg.diagnostics, everything=False)
+    _print_plan(result, as_json, fmt, dt.datetime.now(dt.UTC))
+    ctx.exit(_exit_status(kg.diagnostics))
+
+
+def _print_plan(result: Any, as_json: bool, fmt: str, stamp: Any) -> None:
+    from kb.plan import CLASSES, item_text, minutes_range, to_ics, to_json, to_markdown
+
+    if as_json:
+        _emit_json(to_json(result))
+        return
+    if fmt == "md":
+        click.echo(to_markdown(result), nl=False)
+        return
+    if fmt == "ics":
+        click.echo(to_ics(result, stamp=stamp), nl=False)
+        return
+    when = f"by {result.by.isoformat()}" if result.by else f"today, {result.today.isoformat()}"
+    counts = ", ".join(f"{sum(1 for v in result.classes.values() if v == c)} {c}" for c in CLASSES)
+    click.echo(click.style(f"Plan for {', '.join(result.targets)} {when}: {len(result.classes)} "
+                           f"concepts ({counts}), {result.minutes_per_day} min a day", bold=True))
+    for day in result.days:
+        click.echo()
+        head = f"{day.day.strftime('%a')} {day.day.isoformat()}"
+        if day.items:
+            click.echo(click.style(f"{head}  about {day.minutes} min", bold=True))
+            click.echo(_table(["TODO", "MINUTES", "ID"],
+                              [[item_text(i), minutes_range(i), i.concept] for i in day.items]))
+        elif day.mixed_review:
+            click.echo(click.style(f"{head}  mixed review", bold=True))
+            click.echo("  " + ", ".join(day.mixed_review))
+        else:
+            click.echo(click.style(f"{head}  nothing planned", bold=True))
+    if result.dropped:
+        click.echo()
+        click.echo(click.style(f"Does not fit ({len(result.dropped)}):", bold=True))
+        click.echo(_table(["TODO", "MINUTES", "WHY"],
+                          [[item_text(i), minutes_range(i), why] for i, why in result.dropped]))
+    for note in result.notes:
+        click.echo(f"kb: note: {note}", err=True)
+
+
 def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
     """Write each article (recorded as it is written) and the images it shows; report what
     happened; a refused hand edit is an error (exit 1)."""
@@ -1072,7 +1419,7 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
     if not series_list:
         click.echo("No [[series]] in kb.toml: nothing to build (see README, Series).")
     click.echo()
-    _print_gaps(kg, "exercise", as_json=False, report=False)
+    _print_gaps(ctx, kg, "exercise", as_json=False, report=False)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt  # what pydantic reads constraints from; cheap to import
+from annotated_types import Ge, Gt, Lt  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic, printable
 from kb.paths import NAME_MAX_BYTES, NotReadableError, is_inside, read_regular_file
@@ -68,6 +68,7 @@ class Config:
     stalled_days: Annotated[int, Ge(1)] = 30  # a `reading` source with no new note for this long
     # a larger file is reported and skipped, so one huge or endless file cannot stall kb
     max_note_bytes: Annotated[int, Ge(1)] = DEFAULT_MAX_NOTE_BYTES
+    retention: Annotated[float, Gt(0), Lt(1)] = 0.9  # kb review: desired recall probability
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
     folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)

@@ -105,6 +105,8 @@ class FrontMatter(BaseModel):
     source: SingleStr = None
     locator: str | None = None
     practice: Literal["exercise", "code", "project"] | None = None
+    result: Literal["again", "hard", "good", "easy"] | None = None
+    minutes: Annotated[float, Field(ge=0)] | None = None
     date: dt.date | None = None
     aliases: StrList = Field(default_factory=list)
     tags: StrList = Field(default_factory=list)

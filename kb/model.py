@@ -13,6 +13,7 @@ NOTE_TYPES: tuple[str, ...] = ("concept", "reading", "practice", "source")
 PRACTICE_KINDS: tuple[str, ...] = ("exercise", "code", "project")
 SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", "other")
 SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
+REVIEW_RESULTS: tuple[str, ...] = ("again", "hard", "good", "easy")  # a practice note's `result`
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
 PARSER_VERSION = 6
@@ -60,6 +61,8 @@ class Note:
     source: Ref | None = None
     locator: str | None = None
     practice: str | None = None
+    result: str | None = None  # practice notes: again | hard | good | easy (None: not given)
+    minutes: float | None = None  # practice notes: how long it took
     date: dt.date | None = None
     aliases: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)

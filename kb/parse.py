@@ -150,6 +150,8 @@ def _apply_front_matter(note: Note, front: FrontMatter, key_lines: dict[str, int
         note.source = Ref(target, key_lines.get("source", 1)) if target else None
     note.locator = front.locator
     note.practice = front.practice
+    note.result = front.result
+    note.minutes = front.minutes
     note.date = front.date
     note.aliases = [a.strip() for a in front.aliases if a.strip()]
     note.tags = [t.strip().lstrip("#") for t in front.tags if t.strip()]

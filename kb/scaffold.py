@@ -40,6 +40,9 @@ stalled_days = 30
 # file cannot stall kb (see docs/trust.md).
 max_note_bytes = 8388608
 
+# kb review: a concept is due when its predicted recall falls below this probability.
+retention = 0.9
+
 # Where `kb new` and `kb sources import` put each type of note, inside the notes folder.
 # Without an entry: the notes folder itself.
 [folders]

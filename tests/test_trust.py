@@ -458,3 +458,21 @@ def test_outside_any_vault_queries_say_so_and_writers_refuse(tmp_path: Path, mon
         result = run_kb(*args)
         assert result.exit_code == 2 and "kb init" in result.stderr, args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
+
+
+def test_a_cache_left_by_an_older_kb_is_rebuilt_not_reported(make_vault) -> None:
+    root = make_vault({"notes/a.md": "---\ntitle: Alpha\n---\n"})
+    (root / ".kb").mkdir()
+    db = sqlite3.connect(root / ".kb" / "cache.sqlite")
+    with db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute("CREATE TABLE notes (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+                   "digest TEXT, rel TEXT, record TEXT, body TEXT)")
+        db.execute("INSERT INTO meta VALUES ('version', '0.0.1/1/1')")
+    db.close()
+    first = run_kb("list", "--json", vault=root)
+    assert first.json()["notes"][0]["title"] == "Alpha"
+    assert "cache" not in first.stderr
+    db = sqlite3.connect(root / ".kb" / "cache.sqlite")
+    assert db.execute("SELECT count(*) FROM notes").fetchone() == (1,)
+    db.close()
