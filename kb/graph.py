@@ -180,11 +180,12 @@ class _Builder:
             found = self.resolver.resolve(target, note)
             if found.kind != "self":
                 self.resolved[self.memo_key(target, note, found)] = found
-        if found.kind == "ambiguous":
+        if found.kind == "ambiguous":  # only aliases of several notes match: not linked
             names = ", ".join(c.path for c in found.candidates)
             self.diagnostics.append(Diagnostic(
-                note.path, line, "error", "ambiguous-link",
-                f"{what} '{target}' could mean any of: {names}; write it as folder/id"))
+                note.path, line, "warning", "ambiguous-link",
+                f"{what} '{target}' is an alias of several notes ({names}) and names no file; "
+                "left unresolved: link one of them by its file name"))
         elif found.kind == "note" and found.candidates:
             names = ", ".join(c.path for c in found.candidates)
             assert found.note is not None
@@ -303,8 +304,8 @@ class _Builder:
             hit = link_targets.get(link.target) or link_targets.get((link.target, folder))
             if hit is None:
                 hit = self.link_target(note, link)
-            target_note, target_node = hit
-            if target_node is not None and target_note is not note:
+            target_node = hit[1]
+            if target_node is not None:  # a link to itself ([[#heading]]) is a self-loop
                 self.edges.setdefault((node, target_node), ("link", link.line))
 
     def add_from_edge(self, node: str, key: str, source_key: str) -> None:
@@ -339,6 +340,9 @@ class _Builder:
         what = "embed" if link.kind == "embed" else "link"
         found = self.resolve(note, link.target, link.line, what)
         hit: tuple[Note | None, str | None] = (None, None)
+        if found.kind == "self" and found.note is not None:  # [[#heading]]: the note itself
+            return (found.note, f"concept:{self.key_concept_note(found.note)}"
+                    if found.note.type == "concept" else f"note:{self.note_keys[id(found.note)]}")
         if found.kind == "dangling":
             self.diagnostics.append(Diagnostic(
                 note.path, link.line, "warning", "dangling-link",

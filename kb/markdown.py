@@ -6,6 +6,7 @@ HTML or an escape never reaches our rules, so it is never a link.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -266,7 +267,9 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
         MarkdownIt("commonmark")
         .enable(["table", "strikethrough"])
         .use(front_matter_plugin)
-        .use(dollarmath_plugin, double_inline=True)
+        # Obsidian's rule for `$…$`: the opening `$` is not followed by a space, the closing one
+        # neither preceded by a space nor followed by a digit, so `$5 or $10` is text.
+        .use(dollarmath_plugin, double_inline=True, allow_space=False, allow_digits=False)
         .use(footnote_plugin)
     )
     # Footnote definitions stay where they were written (the tail rule would drop
@@ -304,15 +307,20 @@ def _normalize_if_needed(state: StateCore) -> None:
         state.src = state.src.replace("\0", "\ufffd")
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def _markdown_link_target(href: str) -> tuple[str, str | None] | None:
-    """A Markdown link's href → (note path, fragment) when it points at a `.md` file."""
+    """A Markdown link's href → (vault path, fragment) when it points into the vault: as in
+    Obsidian, with or without `.md` (`[x](Note%20B)`, `[x](Folder/Note#Heading)`), URL-decoded,
+    `?query` ignored. Web addresses, other URI schemes and same-page anchors are not links."""
     lowered = href.lower()
-    if lowered.startswith(_URL_SCHEMES) or "://" in href or href.startswith("#"):
+    if (lowered.startswith(_URL_SCHEMES) or "://" in href or href.startswith(("#", "//"))
+            or _SCHEME.match(href) and not re.match(r"[A-Za-z]:[/\\]", href)):
         return None
     path, _, fragment = href.partition("#")
-    path = path.partition("?")[0]
-    path = unquote(path)
-    if not path.lower().endswith(".md"):
+    path = unquote(path.partition("?")[0]).strip()
+    if not path or path.endswith("/"):
         return None
     return path, unquote(fragment) or None
 

@@ -52,21 +52,27 @@ class Resolver:
         self.attachment_names = {posixpath.basename(a) for a in self.attachments}
 
     def resolve(self, target: str, origin: Note | None = None) -> Resolution:
+        """As Obsidian resolves a link: a path equal to a vault path first (`[[Chemie]]` is the
+        root's Chemie.md even beside another Chemie.md); a path relative to the linking note
+        (`./x`, `../x`); then every note whose path ends with the link's path, the linking
+        note's own folder first, then the shortest path, then by path — the first is taken,
+        and the others are listed as candidates (a warning). Else the one note that declares
+        the name as an alias; several such notes leave the link unresolved."""
         raw = target.strip().replace("\\", "/")
         if not raw:
             return Resolution("self", origin)
         name = normalize(strip_md(raw))
-        if "/" in name:
-            found = self._by_path(name, origin)
-            if found is not None:
-                return Resolution("note", found)
-            name_only = name.rpartition("/")[2]
-        else:
-            name_only = name
-        candidates = self.by_id.get(name_only, []) if "/" not in name else []
+        exact = self.by_rel.get(posixpath.normpath(name.lstrip("/")) if "/" in name else name)
+        if exact is not None:
+            return Resolution("note", exact)
+        if origin is not None and name.startswith(("./", "../")):
+            joined = posixpath.normpath(posixpath.join(normalize(origin.folder), name))
+            if joined in self.by_rel:
+                return Resolution("note", self.by_rel[joined])
+        candidates = self._ending_with(name)
         if len(candidates) == 1:
             return Resolution("note", candidates[0])
-        if len(candidates) > 1:
+        if candidates:
             return self._disambiguate(candidates, origin)
         aliased = self.by_alias.get(name, [])
         if len(aliased) == 1:
@@ -77,29 +83,23 @@ class Resolver:
             return Resolution("attachment")
         return Resolution("dangling")
 
-    def _by_path(self, name: str, origin: Note | None) -> Note | None:
-        tries = []
-        if origin is not None and origin.folder:
-            tries.append(posixpath.normpath(posixpath.join(normalize(origin.folder), name)))
-        tries.append(posixpath.normpath(name.lstrip("/")))
-        for candidate in tries:
-            if candidate in self.by_rel:
-                return self.by_rel[candidate]
-        # Obsidian also accepts a trailing part of the path: [[sub/id]] for a/sub/id.
-        suffix = "/" + posixpath.normpath(name).lstrip("./")
-        matches = [n for key, n in self.by_rel.items() if key.endswith(suffix)]
-        return matches[0] if len(matches) == 1 else None
+    def _ending_with(self, name: str) -> list[Note]:
+        """Notes whose notes-relative path is `name` or ends with `/name`."""
+        path = posixpath.normpath(name).lstrip("./") if "/" in name else name
+        base = path.rpartition("/")[2]
+        if "/" not in path:
+            return list(self.by_id.get(base, []))
+        suffix = "/" + path
+        return [n for n in self.by_id.get(base, []) if normalize(n.rel).endswith(suffix)
+                or normalize(n.rel) == path]
 
     def _disambiguate(self, candidates: list[Note], origin: Note | None) -> Resolution:
         ranked = tuple(sorted(candidates, key=lambda n: (n.rel.count("/"), len(n.rel), n.rel)))
         if origin is not None:
             same_folder = [n for n in ranked if n.folder == origin.folder]
-            if len(same_folder) == 1:
+            if same_folder:
                 return Resolution("note", same_folder[0], ranked)
-        shallowest = [n for n in ranked if n.rel.count("/") == ranked[0].rel.count("/")]
-        if len(shallowest) == 1:
-            return Resolution("note", shallowest[0], ranked)
-        return Resolution("ambiguous", None, ranked)
+        return Resolution("note", ranked[0], ranked)
 
     def _is_attachment(self, name: str, origin: Note | None) -> bool:
         base = posixpath.basename(name)
