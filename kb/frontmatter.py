@@ -13,6 +13,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from kb.errors import Diagnostic
+from kb.model import NOTE_TYPES
 
 try:  # the C loader is several times faster; both are safe loaders
     from yaml import CSafeLoader as _BaseLoader
@@ -124,6 +125,14 @@ class FrontMatter(BaseModel):
 
 
 KNOWN_FIELDS: tuple[str, ...] = tuple(FrontMatter.model_fields)
+SOURCE_FIELDS = ("kind", "authors", "year", "url", "status", "citekey", "doi", "venue")
+PRACTICE_FIELDS = ("practice", "result", "minutes", "requires", "timeout")
+# Properties other tools write that are one edit from a kb field, yet mean something else:
+# never "did you mean". Names that differ from a kb field only in case (`Title`, `Status`)
+# are other tools' too.
+COMMON_PROPERTIES = frozenset({"author", "sources", "tag", "alias", "dates", "kinds", "years",
+                               "urls", "orders", "concepts", "note", "notes", "types", "titles",
+                               "state", "due", "done", "data", "time", "name", "link", "links"})
 # Fields whose bad value is a warning that keeps the value as written (other tools use them
 # loosely: `type: book`, `date: March 2021`, `order: first`); kb just does not use it.
 LENIENT_FIELDS = frozenset({"type", "date", "order", "timeout"})
@@ -150,10 +159,11 @@ def _edit_distance_at_most_one(a: str, b: str) -> bool:
 
 
 def near_miss(name: str) -> str | None:
-    """The known field an unknown one most likely meant, or None."""
+    """The known field an unknown one most likely meant (`prerequisite`, `concpet`), or None
+    — also for names that are common properties in other tools or differ only in case."""
     lowered = name.lower()
-    if lowered in KNOWN_FIELDS and lowered != name:
-        return lowered
+    if lowered in KNOWN_FIELDS or lowered in COMMON_PROPERTIES:
+        return None
     for known in KNOWN_FIELDS:
         if _edit_distance_at_most_one(lowered, known):
             return known
@@ -474,6 +484,16 @@ def validate(raw: RawFrontMatter, path: str) -> tuple[FrontMatter, list[Diagnost
     data = dict(raw.data)
     diagnostics: list[Diagnostic] = []
     kept: dict[str, Any] = {}  # values of kb's fields that are not usable, kept as written
+    # Fields that are kb's only on one type of note are ordinary properties on the others
+    # (`status: Next`, `year: 2021-2022` on a project note; `result:` on a reading note).
+    note_type = data.get("type")
+    for fields, owner in ((SOURCE_FIELDS, "source"), (PRACTICE_FIELDS, "practice")):
+        if note_type != owner:
+            for name in fields:
+                if name in data:
+                    kept[name] = data.pop(name)
+    if isinstance(note_type, str) and note_type not in NOTE_TYPES:
+        kept["type"] = data.pop("type")  # reported once per value for the vault (kb.graph)
     for _ in range(len(KNOWN_FIELDS) + 1):
         try:
             model = FrontMatter.model_validate(data)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from kb.errors import Diagnostic
-from kb.model import Link, Note, Ref
+from kb.model import NOTE_TYPES, Link, Note, Ref
 from kb.resolve import Resolution, Resolver, normalize
 
 LEVELS: tuple[str, ...] = ("missing", "read", "exercise", "code", "project")
@@ -237,6 +238,7 @@ class _Builder:
                              else defining.title if defining is not None else concept.key)
             concept.level = _level(concept.notes)
         self.diagnostics.extend(self.phantom_concepts())
+        self.diagnostics.extend(unknown_types(list(self.notes.values())))
         kg = KnowledgeGraph(self.concepts, self.notes, self.note_keys, self.resolver,
                             self.diagnostics, self.sites, self.cites, extra_sources=self.extra_sources,
                             note_edges=self.edges)
@@ -314,6 +316,12 @@ class _Builder:
             self.cites.setdefault(key, []).append(source_key)
 
     def add_source_edge(self, node: str, note: Note, ref: Ref) -> None:
+        if _URL.match(ref.target.strip()):  # an external source: a node of its own, no note needed
+            url = ref.target.strip()
+            self.extra_sources.setdefault(f"source:{url}", {"kind": "source", "title": url,
+                                                            "url": url})
+            self.add_from_edge(node, self.note_keys[id(note)], url)
+            return
         found = self.resolve(note, ref.target, ref.line, "source")
         if found.kind == "note" and found.note is not None:
             key = self.note_keys[id(found.note)]
@@ -355,6 +363,28 @@ class _Builder:
         if found.kind in ("note", "attachment") and not found.candidates and not found.via_alias:
             self.link_targets[self.memo_key(link.target, note, found)] = hit
         return hit
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+
+
+def unknown_types(notes: list[Note]) -> list[Diagnostic]:
+    """One warning per `type` value kb does not know, with how many notes use it, at the
+    first of them: a vault whose notes say `type: book` gets one line, not one per note."""
+    by_value: dict[str, list[Note]] = {}
+    for note in notes:
+        value = note.extra.get("type")
+        if value is not None and note.type == "reading":
+            by_value.setdefault(str(value), []).append(note)
+    found = []
+    for value, users in sorted(by_value.items()):
+        first = min(users, key=lambda n: n.path)
+        others = f" and {len(users) - 1} other note{'s' * (len(users) != 2)}" if len(users) > 1 else ""
+        found.append(Diagnostic(
+            first.path, first.line_of("type"), "warning", "unknown-type",
+            f"type '{value}' is not one of kb's ({', '.join(NOTE_TYPES)}); {first.path}{others} "
+            "use it, read as reading notes (map it to a kb type in kb.toml [conventions])"))
+    return found
 
 
 def _level(notes: list[Note]) -> str:

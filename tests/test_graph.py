@@ -206,3 +206,20 @@ def test_every_source_becomes_a_node_and_knows_its_notes(make_vault) -> None:
     assert [n.id for n in kg.cited_by("idea")] == ["r2"]
     codes = sorted(d.code for d in kg.diagnostics)
     assert codes == ["dangling-source", "dangling-source", "not-a-source"]
+
+
+def test_unknown_type_is_one_warning_per_value_with_a_count(make_vault) -> None:
+    root = make_vault({f"notes/b{i}.md": "---\ntitle: B\ntype: book\n---\n" for i in range(5)}
+                      | {"notes/p.md": "---\ntype: project\n---\n", "notes/r.md": "plain\n"})
+    graph = kb.open_vault(root)
+    found = [(d.path, d.line, d.severity) for d in graph.diagnostics if d.code == "unknown-type"]
+    assert found == [("notes/b0.md", 3, "warning"), ("notes/p.md", 2, "warning")]
+    message = next(d.message for d in graph.diagnostics if d.path == "notes/b0.md")
+    assert "'book'" in message and "4 other notes" in message
+
+
+def test_a_url_source_is_an_external_source_not_a_missing_note(make_vault) -> None:
+    root = make_vault({"notes/a.md": "---\nsource: https://arxiv.org/abs/2106.09685\n---\n"})
+    graph = kb.open_vault(root)
+    assert diags(graph, "dangling-source") == []
+    assert graph.graph.has_edge("note:a", "source:https://arxiv.org/abs/2106.09685")

@@ -68,23 +68,37 @@ def test_unknown_fields_are_kept_and_property_links_found() -> None:
 def test_near_miss_field_names_the_intended_field() -> None:
     note = parse("---\nprerequisite: [a]\nconcpet: b\nTags: [x]\nunrelated: 1\n---\n")
     messages = {d.line: d.message for d in note.diagnostics}
-    assert codes(note) == [("near-miss-field", 2, "warning"), ("near-miss-field", 3, "warning"),
-                           ("near-miss-field", 4, "warning")]
+    assert codes(note) == [("near-miss-field", 2, "warning"), ("near-miss-field", 3, "warning")]
     assert "'prerequisites'" in messages[2]
     assert "'concept'" in messages[3]
-    assert "'tags'" in messages[4]
+
+
+def test_other_tools_properties_are_ordinary_properties() -> None:
+    """`Title`, `Status`, `author`; source fields on a project note; practice fields on a
+    reading note; an unknown type: no diagnostic on the note, the values kept as written."""
+    note = parse("---\nTitle: T\nStatus: Next\nauthor: me\nkind: note\nyear: 2021-2022\n"
+                 "status: Next\nresult: pass\ntype: book\nurl: not a url\n---\n")
+    assert note.diagnostics == []
+    assert note.type == "reading"
+    assert note.extra["status"] == "Next" and note.extra["type"] == "book"
+    assert note.extra["year"] == "2021-2022" and note.extra["result"] == "pass"
+    source = parse("---\ntype: source\nkind: note\n---\n")
+    assert codes(source) == [("invalid-field", 3, "error")]  # on a source note, kb's field
 
 
 def test_wrong_values_are_reported_at_their_line_and_other_fields_survive() -> None:
-    """kb's own strict fields (practice) are errors; type, date and order, which other tools
-    use loosely, are warnings that keep the value as written."""
-    note = parse("---\ntype: lecture\ntitle: Kept\npractice: sometimes\ndate: tomorrow\n---\n")
-    assert codes(note) == [("invalid-field", 2, "warning"), ("invalid-field", 4, "error"),
-                           ("invalid-field", 5, "warning")]
+    """kb's own strict fields (practice, on a practice note) are errors; date and order, which
+    other tools use loosely, are warnings that keep the value as written; an unknown type is
+    kept too (and reported once per value for the whole vault, see test_graph)."""
+    note = parse("---\ntype: practice\ntitle: Kept\npractice: sometimes\ndate: tomorrow\n---\n")
+    assert codes(note) == [("invalid-field", 4, "error"), ("invalid-field", 5, "warning"),
+                           ("missing-practice", 2, "warning")]
     assert note.title == "Kept"
-    assert note.type == "reading"
-    assert note.extra == {"type": "lecture", "date": "tomorrow"}
-    assert "concept" in note.diagnostics[0].message and "lecture" in note.diagnostics[0].message
+    assert note.type == "practice"
+    assert note.extra == {"date": "tomorrow"}
+    assert "exercise" in note.diagnostics[0].message and "sometimes" in note.diagnostics[0].message
+    lecture = parse("---\ntype: lecture\n---\n")
+    assert lecture.type == "reading" and lecture.extra == {"type": "lecture"} and not lecture.diagnostics
 
 
 def test_bad_yaml_reports_the_file_line() -> None:
