@@ -66,6 +66,8 @@ class Config:
     template: str = "article.md.j2"
     citations: Literal["plain", "quarto"] = "plain"  # quarto: [@key] + references.bib
     stalled_days: Annotated[int, Ge(1)] = 30  # a `reading` source with no new note for this long
+    # notes-relative glob patterns (`Archive/**`, `*.excalidraw.md`) of files that are not notes
+    exclude: list[str] = field(default_factory=list)
     # a larger file is reported and skipped, so one huge or endless file cannot stall kb
     max_note_bytes: Annotated[int, Ge(1)] = DEFAULT_MAX_NOTE_BYTES
     retention: Annotated[float, Gt(0), Lt(1)] = 0.9  # kb review: desired recall probability

@@ -373,10 +373,25 @@ def extract_links(tokens: list[Token]) -> list[Link]:
 
 
 def first_heading(tokens: list[Token]) -> str | None:
-    """The text of the first level-1 ATX or setext heading, if any."""
-    for index, token in enumerate(tokens):
-        if token.type == "heading_open" and token.tag == "h1" and index + 1 < len(tokens):
-            text = tokens[index + 1].content.strip()
-            if text:
-                return text
-    return None
+    """The text of a level-1 ATX or setext heading that opens the note (front matter aside),
+    with link syntax shown as its label (`# [[svd|SVD]] notes` → `SVD notes`); None when the
+    note opens with anything else — a section heading further down is not the note's title."""
+    index = 1 if tokens and tokens[0].type == "front_matter" else 0
+    if index + 1 >= len(tokens) or tokens[index].type != "heading_open" or tokens[index].tag != "h1":
+        return None
+    inline = tokens[index + 1]
+    if not inline.children:
+        text = inline.content
+    else:
+        parts = []
+        for child in inline.children:
+            if child.type == "wikilink":
+                meta = child.meta
+                parts.append(meta["label"] or meta["target"] or (meta["fragment"] or "").lstrip("^"))
+            elif child.type in ("text", "code_inline", "math_inline"):
+                parts.append(child.content)
+            elif child.type in ("softbreak", "hardbreak"):
+                parts.append(" ")
+        text = "".join(parts)
+    text = " ".join(text.split())
+    return text or None

@@ -3,6 +3,7 @@ it pays), and reuse the cache for files that did not change."""
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import sqlite3
@@ -92,7 +93,13 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
     files are notes; a symlink is followed only when its target is inside the vault; a name
     that is not UTF-8 or a file over `max_note_bytes` is a diagnostic, not a note."""
     excluded = {(vault.root / vault.config.articles).resolve(),
-                (vault.root / vault.config.templates).resolve()}
+                (vault.root / vault.config.templates).resolve(),
+                *template_folders(vault.root, vault.notes_dir)}
+    patterns = [p.strip().rstrip("/").removesuffix("/**") for p in vault.config.exclude if p.strip()]
+
+    def excluded_by_pattern(rel_path: str) -> bool:
+        return any(fnmatch.fnmatchcase(rel_path, pattern) for pattern in patterns)
+
     markdown: list[NoteFile] = []
     attachments: set[str] = set()
     base = vault.notes_dir
@@ -130,13 +137,15 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                     skip(entry.path, "warning", "outside-vault",
                          "a symlink to a place outside the vault; not followed")
                     continue
+                rel_path = entry.path[base_prefix:].replace(os.sep, "/")
+                if patterns and excluded_by_pattern(rel_path):
+                    continue
                 if entry.is_dir():
                     real = os.path.realpath(entry.path)
                     if real not in seen_folders and Path(real) not in excluded:
                         seen_folders.add(real)
                         pending.append(entry.path)
                     continue
-                rel_path = entry.path[base_prefix:].replace(os.sep, "/")
                 if name[-3:].lower() == ".md":
                     info = entry.stat()
                     if not stat.S_ISREG(info.st_mode):
@@ -157,6 +166,32 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                 skip(entry.path, "error", "io-error", f"cannot read: {exc.strerror}")
     markdown.sort(key=lambda f: f.shown)
     return markdown, attachments
+
+
+# Where Obsidian's core Templates plugin and the Templater plugin keep their settings, and the
+# key that names the template folder (relative to the Obsidian vault).
+_TEMPLATE_SETTINGS = ((".obsidian/templates.json", "folder"),
+                      (".obsidian/plugins/templater-obsidian/data.json", "templates_folder"))
+
+
+def template_folders(root: Path, notes_dir: Path) -> set[Path]:
+    """Obsidian's template folders: their files are templates (`{{date}}`, `<% tp… %>`), not
+    notes. Read from the settings of an Obsidian vault at the vault root or the notes folder."""
+    import json
+
+    found: set[Path] = set()
+    for base in {root, notes_dir}:
+        for settings, key in _TEMPLATE_SETTINGS:
+            path = base / settings
+            if not os.path.lexists(path) or not is_inside(path, root):
+                continue
+            try:
+                folder = json.loads(read_regular_file(str(path), 1 << 20)).get(key)
+            except (OSError, ValueError, NotReadableError, AttributeError):
+                continue
+            if isinstance(folder, str) and folder.strip().strip("/"):
+                found.add((base / folder.strip().strip("/")).resolve())
+    return found
 
 
 def read_note_file(item: NoteFile, limit: int) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +54,8 @@ def test_typed_front_matter_with_field_lines() -> None:
 
 
 def test_title_defaults_to_heading_then_id() -> None:
-    assert parse("Some text\n\nTitle\n=====\n").title == "Title"
+    assert parse("Title\n=====\n\nSome text\n").title == "Title"
+    assert parse("Some text\n\nSection\n=======\n", rel="folder/my-id").title == "my-id"
     assert parse("no heading at all\n", rel="folder/my-id").title == "my-id"
     assert parse("---\ntitle: Given\n---\n# Heading\n").title == "Given"
 
@@ -192,3 +194,15 @@ def test_any_front_matter_values_give_a_note(fields: dict) -> None:
     note = parse_note("notes/fm.md", "fm", text.encode())
     assert note.type in ("concept", "reading", "practice", "source")
     assert all(d.line >= 1 for d in note.diagnostics)
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("# Eigenvalues\n\nBody\n", "Eigenvalues"),
+    ("---\ntype: concept\n---\n# From front matter on\n", "From front matter on"),
+    ("Intro line.\n\n# Section heading\n", "note"),  # a heading further down is a section
+    ("## Level two\n", "note"),
+    ("# See [[svd|SVD]] and [[pca]] with `code`\n", "See SVD and pca with code"),
+    ("Title\n=====\n", "Title"),
+])
+def test_title_is_a_heading_that_opens_the_note(text: str, title: str) -> None:
+    assert parse_note("notes/note.md", "note", text.encode()).title == title

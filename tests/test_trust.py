@@ -476,3 +476,21 @@ def test_a_cache_left_by_an_older_kb_is_rebuilt_not_reported(make_vault) -> None
     db = sqlite3.connect(root / ".kb" / "cache.sqlite")
     assert db.execute("SELECT count(*) FROM notes").fetchone() == (1,)
     db.close()
+
+
+def test_obsidian_template_folders_and_exclude_globs_are_not_notes(make_vault) -> None:
+    root = make_vault({
+        "kb.toml": 'notes = "."\nexclude = ["Archive/**", "*.excalidraw.md"]\n',
+        ".obsidian/templates.json": '{"folder": "Templates"}',
+        ".obsidian/plugins/templater-obsidian/data.json": '{"templates_folder": "Meta/Templater"}',
+        "Templates/daily.md": "---\ndate: {{date}}\n---\n[[{{title}}]]\n",
+        "Meta/Templater/t.md": "<% tp.date.now() %> [[<% tp.file.title %>]]\n",
+        "Meta/real.md": "[[Note]]\n",
+        "Archive/old.md": "[[gone]]\n",
+        "drawing.excalidraw.md": "[[x]]\n",
+        "Note.md": "n\n",
+    })
+    check = run_kb("check", "--json", vault=root)
+    assert check.exit_code == 0 and check.json()["diagnostics"] == []
+    listed = sorted(n["path"] for n in run_kb("list", "--json", vault=root).json()["notes"])
+    assert listed == ["Meta/real.md", "Note.md"]
