@@ -492,7 +492,7 @@ def validate(raw: RawFrontMatter, path: str) -> tuple[FrontMatter, list[Diagnost
             for name in fields:
                 if name in data:
                     kept[name] = data.pop(name)
-    if isinstance(note_type, str) and note_type not in NOTE_TYPES:
+    if note_type is not None and not (isinstance(note_type, str) and note_type in NOTE_TYPES):
         kept["type"] = data.pop("type")  # reported once per value for the vault (kb.graph)
     for _ in range(len(KNOWN_FIELDS) + 1):
         try:

@@ -100,6 +100,7 @@ def test_wrong_values_are_reported_at_their_line_and_other_fields_survive() -> N
     assert note.extra == {"date": "tomorrow"}
     assert "exercise" in note.diagnostics[0].message and "sometimes" in note.diagnostics[0].message
     lecture = parse("---\ntype: lecture\n---\n")
+    assert parse("---\ntype: [\"[[Product]]\"]\n---\n").diagnostics == []  # a property link
     assert lecture.type == "reading" and lecture.extra == {"type": "lecture"} and not lecture.diagnostics
 
 
