@@ -1184,8 +1184,9 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
     if when > today:
         raise click.UsageError(f"--date {when.isoformat()} is after today ({today.isoformat()}); "
                                "a review is recorded once it happened")
-    kg = _load(ctx, quiet=True)
+    kg = _load(ctx, quiet=True, writes=True)
     vault = kg.vault
+    _refuse_on_config_errors(kg)
     with _user_errors():
         concept = find_concept(kg, concept_name)
         stem, context = review_note_context(concept, result=result, day=when, practice=practice,
