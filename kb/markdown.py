@@ -125,37 +125,31 @@ def _can_close(state: StateInline, pos: int) -> bool:
     return 0 <= close < state.posMax
 
 
-def _image_if_it_can_close(state: StateInline, silent: bool) -> bool:
-    return _can_close(state, state.pos + 2) and commonmark_image(state, silent)
+InlineRule = Callable[[StateInline, bool], bool]
 
 
-def _link_with_position(state: StateInline, silent: bool) -> bool:
-    """CommonMark's link rule, also recording on `link_open` how many lines precede it."""
-    if not _can_close(state, state.pos + 1):
-        return False
-    before, start = len(state.tokens), state.pos
-    matched = commonmark_link(state, silent)
-    if matched and not silent:
-        # push() may first flush pending text, so find the link_open itself.
-        for token in state.tokens[before:]:
-            if token.type == "link_open":
-                token.meta.update(_position(state, start, state.src[start : state.pos]))
-                break
-    return matched
+def _with_position(rule: InlineRule, token_type: str, opener_length: int) -> InlineRule:
+    """CommonMark's link or image rule, tried only when a `]` can close the label, recording
+    on the token it pushes where it stands (see _position)."""
+
+    def positioned(state: StateInline, silent: bool) -> bool:
+        if not _can_close(state, state.pos + opener_length):
+            return False
+        before, start = len(state.tokens), state.pos
+        matched = rule(state, silent)
+        if matched and not silent:
+            # push() may first flush pending text, so find the token itself.
+            for token in state.tokens[before:]:
+                if token.type == token_type:
+                    token.meta.update(_position(state, start, state.src[start : state.pos]))
+                    break
+        return matched
+
+    return positioned
 
 
-def _image_with_position(state: StateInline, silent: bool) -> bool:
-    """CommonMark's image rule, also recording where the image stands (for article assembly)."""
-    if not _can_close(state, state.pos + 2):
-        return False
-    before, start = len(state.tokens), state.pos
-    matched = commonmark_image(state, silent)
-    if matched and not silent:
-        for token in state.tokens[before:]:
-            if token.type == "image":
-                token.meta.update(_position(state, start, state.src[start : state.pos]))
-                break
-    return matched
+_link_with_position = _with_position(commonmark_link, "link_open", 1)
+_image_with_position = _with_position(commonmark_image, "image", 2)
 
 
 def _position(state: StateInline, pos: int, literal: str) -> dict[str, object]:
@@ -278,14 +272,12 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
     md.inline.ruler.before("link", "wikilink", _wikilink_rule)
     md.inline.ruler.before("wikilink", "obsidian_comment", _obsidian_comment_inline)
     md.inline.ruler.at("link", _link_with_position)
-    md.inline.ruler.at("image", _image_if_it_can_close)
+    md.inline.ruler.at("image", _image_with_position)
     md.block.ruler.before(
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},
     )
-    if full_inline:
-        md.inline.ruler.at("image", _image_with_position)
-    else:
+    if not full_inline:
         md.core.ruler.at("inline", _inline_where_links_can_be)
         # Emphasis, strikethrough and entities never hide or make a link, and joining text
         # fragments only tidies tokens nobody reads here: skipping them is a third less inline work.
