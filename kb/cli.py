@@ -216,6 +216,11 @@ def init(directory: str) -> None:
     (.kb/) out of git. Nothing that exists is overwritten: kb says what it
     created and what it left alone.
 
+    In a folder that already holds notes (an Obsidian vault) and no notes/,
+    the notes stay where they are (notes = "."), and kb.toml's [conventions]
+    are chosen from the keys, tags and folders the notes already use; kb
+    prints what it found and chose.
+
     Example:
 
         kb init ~/vault && cd ~/vault && kb new concept "Eigenvalues"
@@ -227,6 +232,8 @@ def init(directory: str) -> None:
         report = init_vault(root)
     except OSError as exc:
         raise click.ClickException(f"cannot create the vault in {root}: {exc}") from None
+    for line in report.found:
+        click.echo(f"found        {line}")
     for name in report.created:
         click.echo(f"created      {name}")
     for name, why in report.kept:

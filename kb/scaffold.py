@@ -59,6 +59,20 @@ counts_as_review = false  # true: a pass is a review (good) and a failure an `ag
 # Languages besides Python, each a command to which the program file is appended:
 # languages = { bash = ["bash"], r = ["Rscript"] }
 
+# Relations your notes already write, mapped onto kb's fields (docs/conventions.md): which
+# front-matter keys and Dataview inline fields (key:: value) mean prerequisites, concept or
+# source; headings whose links are prerequisites; types from tags, folders or name prefixes.
+[conventions]
+# prerequisites = ["up", "depends-on"]
+# concept = ["topic"]
+# source = ["from"]
+# prerequisite_headings = ["Prerequisites"]
+# title = "file-name"      # titles from file names, as Obsidian shows them (default: "heading")
+# [conventions.types.concept]
+# tags = ["concept"]
+# folders = ["Concepts"]
+# prefixes = ["c-"]
+
 # A series is an ordered run of articles, written by `kb build`; one [[series]] per series.
 # [[series]]
 # title = "Math Level Up for DL"
@@ -82,6 +96,7 @@ NOT_COPIED = frozenset({"graph.html.j2", "_graph.css.j2", "_graph.js.j2"})
 class InitReport:
     created: list[str] = field(default_factory=list)  # vault-relative, folders end in /
     kept: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left alone)
+    found: list[str] = field(default_factory=list)  # what kb saw in an existing vault, and chose
 
 
 def _create_file(path: Path, text: str) -> bool:
@@ -96,9 +111,26 @@ def _create_file(path: Path, text: str) -> bool:
 
 def init_vault(root: Path) -> InitReport:
     """Create kb.toml, notes/, articles/, templates/ (with the built-in templates) and a
-    .gitignore for .kb/ under root. Anything that exists is left alone and reported."""
+    .gitignore for .kb/ under root. Anything that exists is left alone and reported.
+
+    In a folder that already holds notes (an Obsidian vault, say) without a notes/ folder,
+    the notes stay where they are: kb.toml says `notes = "."` and no empty notes/ is made
+    (it would hide every note), and its [conventions] are suggested from what the notes
+    already write (see kb.layout)."""
+    from kb.layout import config_for, survey
+
     report = InitReport()
     root.mkdir(parents=True, exist_ok=True)
+    layout = survey(root) if root.is_dir() else None
+    config_text = DEFAULT_CONFIG
+    folders = ["notes", "articles", "templates"]
+    if layout is not None and layout.markdown_files:
+        report.found.extend(layout.findings())
+        if layout.notes_at_root:
+            folders.remove("notes")
+        config_text = config_for(layout, DEFAULT_CONFIG)
+    elif layout is not None and layout.obsidian:
+        report.found.extend(layout.findings())
 
     def file(name: str, text: str) -> None:
         if _create_file(root / name, text):
@@ -106,8 +138,8 @@ def init_vault(root: Path) -> InitReport:
         else:
             report.kept.append((name, "exists"))
 
-    file(CONFIG_NAME, DEFAULT_CONFIG)
-    for folder in ("notes", "articles", "templates"):
+    file(CONFIG_NAME, config_text)
+    for folder in folders:
         path = root / folder
         if path.is_dir():
             report.kept.append((folder + "/", "exists"))
