@@ -137,10 +137,17 @@ def _key_line(text: str, loc: tuple[Any, ...]) -> int:
             start = headers[index]
             if len(loc) == 2:
                 return start + 1
+    if len(loc) > 1 and loc[-1] == "[key]":  # pydantic's place for a bad dict key
+        loc = loc[:-1]
     key = str(loc[-1]) if not isinstance(loc[-1], int) else str(loc[0])
     pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
     for number in range(start, len(lines)):
         if pattern.match(lines[number]):
+            return number + 1
+    # a table named by the key, e.g. [conventions.types.concepts]
+    header = re.compile(rf"\s*\[[^\]]*\b{re.escape(key)}[\"']?\s*\]")
+    for number in range(start, len(lines)):
+        if header.match(lines[number]):
             return number + 1
     return start + 1 if start else 1
 

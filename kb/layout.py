@@ -47,6 +47,11 @@ PREREQUISITE_HEADINGS = frozenset({"prerequisites", "prerequisite", "prereqs", "
 OWN_INLINE = frozenset({"prerequisites", "concept", "source"})  # kb reads these with no setting
 
 
+def _by_count(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Most used first, ties by name: the same vault always gives the same kb.toml."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 @dataclass
 class Layout:
     markdown_files: int = 0
@@ -67,7 +72,7 @@ class Layout:
     def chosen_keys(self) -> dict[str, list[str]]:
         """kb field → the keys chosen for it, most used first."""
         chosen: dict[str, list[str]] = {role: [] for role in ROLE_NAMES}
-        for key, _count in self.keys.most_common():
+        for key, _count in _by_count(self.keys):
             for role, names in ROLE_NAMES.items():
                 if key in names and self.keys[key] >= MIN_NOTES:
                     chosen[role].append(self.spelled[key])
@@ -75,17 +80,17 @@ class Layout:
 
     def suggested_keys(self) -> list[tuple[str, int]]:
         taken = {k for names in ROLE_NAMES.values() for k in names}
-        return [(self.spelled[k], n) for k, n in self.keys.most_common()
+        return [(self.spelled[k], n) for k, n in _by_count(self.keys)
                 if k not in taken and n >= MIN_NOTES][:SUGGESTED]
 
     def chosen_types(self) -> dict[str, dict[str, list[tuple[str, int]]]]:
         """type → {"tags": [(tag, notes)], "folders": [(folder, notes)]}."""
         chosen: dict[str, dict[str, list[tuple[str, int]]]] = {}
-        for tag, count in self.tags.most_common():
+        for tag, count in _by_count(self.tags):
             for note_type, names in TYPE_TAGS.items():
                 if tag in names and count >= MIN_NOTES:
                     chosen.setdefault(note_type, {"tags": [], "folders": []})["tags"].append((tag, count))
-        for folder, count in self.folders.most_common():
+        for folder, count in _by_count(self.folders):
             for note_type, names in TYPE_FOLDERS.items():
                 if field_name(folder) in names and count >= MIN_NOTES:
                     chosen.setdefault(note_type, {"tags": [], "folders": []})["folders"].append(
@@ -93,7 +98,7 @@ class Layout:
         return chosen
 
     def heading(self) -> tuple[str, int] | None:
-        found = self.headings.most_common(1)
+        found = _by_count(self.headings)[:1]
         return found[0] if found and found[0][1] >= MIN_NOTES else None
 
     def findings(self) -> list[str]:
@@ -234,7 +239,7 @@ def conventions_text(layout: Layout) -> str:
         lines.append('# prerequisite_headings = ["Prerequisites"]')
     lines.append('# title = "file-name"  # titles from file names, as Obsidian shows them; '
                  'default "heading"')
-    common_tags = [(t, n) for t, n in layout.tags.most_common(SUGGESTED) if n >= MIN_NOTES]
+    common_tags = [(t, n) for t, n in _by_count(layout.tags)[:SUGGESTED] if n >= MIN_NOTES]
     if common_tags:
         lines.append("# The most used tags (notes), for [conventions.types.TYPE] tags = [...]:")
         lines.append("#   " + _comment(", ".join(f"#{t} ({n})" for t, n in common_tags)))
