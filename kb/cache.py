@@ -187,7 +187,7 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
     if "inline_fields" in data:
         data["inline_fields"] = [InlineField(k, v, line, tuple(t)) for k, v, line, t in data["inline_fields"]]
     if "headings" in data:
-        data["headings"] = [Heading(*row) for row in data["headings"]]
+        data["headings"] = [Heading._make(row) for row in data["headings"]]
     if "diagnostics" in data:
         data["diagnostics"] = [Diagnostic(*row) for row in data["diagnostics"]]
     return Note(path=path, rel=rel, body=body, **data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kb.errors import Diagnostic
 
@@ -58,8 +58,7 @@ class InlineField:
     targets: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Heading:
+class Heading(NamedTuple):  # a tuple: most notes have one, decoded on every warm run
     """A heading whose section (up to the next heading of its level or above) holds a link:
     what `[conventions] prerequisite_headings` looks for. Other headings are not kept."""
 

@@ -31,11 +31,21 @@ def unwritten_notes(kg: KnowledgeGraph) -> list[Unwritten]:
     the same name from different folders are one target, as Obsidian would create one note."""
     found: dict[str, Unwritten] = {}
     memo: dict[tuple[str, str], bool] = {}
+    # A bare name that is some note's id never dangles: most links, skipped without resolving.
+    ids: dict[str, object] = getattr(kg.resolver, "by_id", None) or {}
+    written: dict[str, bool] = {}
     for note in sorted(kg.notes.values(), key=lambda n: n.path):
         for link in note.links:
-            if not link.target.strip():
+            target = link.target
+            if not target.strip():
                 continue
-            place = (link.target, note.folder)
+            known = written.get(target)
+            if known is None:
+                known = written[target] = ("/" not in target and "\\" not in target
+                                           and normalize(strip_md(target)) in ids)
+            if known:
+                continue
+            place = (target, note.folder)
             dangling = memo.get(place)
             if dangling is None:
                 resolution: Resolution = kg.resolver.resolve(link.target, note)
