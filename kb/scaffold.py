@@ -138,6 +138,17 @@ def init_vault(root: Path) -> InitReport:
         else:
             report.kept.append((name, "exists"))
 
+    # Obsidian's own `Templates/` (its template notes) is not kb's: on a case-insensitive disk
+    # kb's templates would land in it, on any disk two folders would differ only in case.
+    names = {entry.name for entry in root.iterdir()}
+    for index, folder in enumerate(folders):
+        if folder != "notes" and folder not in names and any(n.lower() == folder for n in names):
+            other = next(n for n in sorted(names) if n.lower() == folder)
+            folders[index] = f"kb-{folder}"
+            config_text = config_text.replace(f'\n{folder} = "{folder}"\n',
+                                              f'\n{folder} = "kb-{folder}"  # not {other}/, '
+                                              "which is the vault's own\n", 1)
+            report.found.append(f"a folder {other}/ that is not kb's: kb's {folder} go to kb-{folder}/")
     file(CONFIG_NAME, config_text)
     for folder in folders:
         path = root / folder
@@ -148,11 +159,12 @@ def init_vault(root: Path) -> InitReport:
         else:
             path.mkdir()
             report.created.append(folder + "/")
-    templates = root / "templates"
+    templates_folder = next(f for f in folders if f.endswith("templates"))
+    templates = root / templates_folder
     if templates.is_dir():
         for builtin in sorted(builtin_templates_dir().glob("*.j2")):
             if builtin.name not in NOT_COPIED:
-                file(f"templates/{builtin.name}", builtin.read_text(encoding="utf-8"))
+                file(f"{templates_folder}/{builtin.name}", builtin.read_text(encoding="utf-8"))
 
     gitignore = root / ".gitignore"
     if _create_file(gitignore, GITIGNORE):

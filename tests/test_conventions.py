@@ -316,3 +316,15 @@ def test_check_below_the_threshold_lists_every_diagnostic(tmp_path: Path) -> Non
     vault = write_vault(tmp_path, {"a.md": "[[x]] [[y]]\n"})
     result = run_kb("check", vault=vault)
     assert result.stderr.count("[dangling-link]") == 2 and "grouped" not in result.stderr
+
+
+def test_init_beside_obsidians_own_templates_folder_uses_kb_templates(tmp_path: Path) -> None:
+    vault = write_vault(tmp_path, {"Templates/Daily.md": "{{date}}\n", "a.md": "a\n"})
+    result = run_kb("init", str(vault))
+    assert "kb's templates go to kb-templates/" in result.stdout
+    assert sorted(p.name for p in vault.iterdir()) == [".gitignore", "Templates", "a.md", "articles",
+                                                        "kb-templates", "kb.toml"]
+    assert [p.name for p in (vault / "Templates").iterdir()] == ["Daily.md"]
+    assert (vault / "kb-templates" / "article.md.j2").is_file()
+    config, problems, _memo = load_config(vault)
+    assert problems == [] and config.templates == "kb-templates" and config.notes == "."
