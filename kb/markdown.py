@@ -120,8 +120,8 @@ def _obsidian_comment_block(state: StateBlock, start: int, end: int, silent: boo
 
 # -- Dataview inline fields and #tags (what kb.toml's [conventions] may map) ---------------
 _FIELD_KEY_MAX = 100  # characters a field's key may have; a longer run is prose, not a key
-_FIELD_VALUE_MAX = 4096  # a bracketed value ends within this many characters (bounds the scan)
-_CLOSING = {"[": "]", "(": ")"}
+_FIELD_VALUE_KEPT = 1000  # characters of a value kept (nested fields would otherwise copy a line each)
+_BRACKETS = re.compile(r"[\[\]()]")
 _TAG = re.compile(r"#([^\s!-,.:-@\[-^`{-~]+)")  # Obsidian's: no spaces or punctuation but _ - /
 
 
@@ -149,6 +149,29 @@ def _line_at(state: StateInline, pos: int) -> tuple[int, int]:
     return lines, line_start
 
 
+def _closing_brackets(state: StateInline, line_start: int, line_end: int) -> dict[int, int]:
+    """Where each `[` and `(` of a line is closed (`[` by its matching `]`, `(` by its `)`),
+    found in one pass per line and remembered: a line of 20,000 `[k::` stays linear."""
+    memo: dict[int, dict[int, int]] = state.__dict__.setdefault("_kb_brackets", {})
+    found = memo.get(line_start)
+    if found is None:
+        found = {}
+        squares: list[int] = []
+        rounds: list[int] = []
+        for match in _BRACKETS.finditer(state.src, line_start, line_end):
+            char, index = match.group(), match.start()
+            if char == "[":
+                squares.append(index)
+            elif char == "(":
+                rounds.append(index)
+            elif char == "]" and squares:
+                found[squares.pop()] = index
+            elif char == ")" and rounds:
+                found[rounds.pop()] = index
+        memo[line_start] = found
+    return found
+
+
 def _inline_field_rule(state: StateInline, silent: bool) -> bool:
     """A Dataview inline field, matched at its `::`: the key is the run of key characters
     before it, from the start of the line (`key:: value`, value to the line's end) or from a
@@ -169,27 +192,18 @@ def _inline_field_rule(state: StateInline, silent: bool) -> bool:
         return False
     lines, line_start = _line_at(state, pos)
     line_end = _next(state, "\n", pos)
-    line_end = min(state.posMax, line_end if line_end >= 0 else len(src))
+    line_end = line_end if line_end >= 0 else len(src)
     value_start = pos + 2
     if opening == "\n":
-        value_end = line_end
+        value_end = min(state.posMax, line_end)
     else:
-        closing, depth, index = _CLOSING[opening], 1, value_start
-        stop = min(line_end, value_start + _FIELD_VALUE_MAX)
-        while index < stop:
-            char = src[index]
-            if char == opening:
-                depth += 1
-            elif char == closing:
-                depth -= 1
-                if depth == 0:
-                    break
-            index += 1
-        if depth:
+        closing = _closing_brackets(state, line_start, line_end).get(start - 1)
+        if closing is None or closing > state.posMax:
             return False
-        value_end = index
+        value_end = closing
     token = state.push("inline_field", "", 0)
-    token.meta = {"key": key, "value": src[value_start:value_end].strip(), "nl": lines,
+    value = src[value_start:min(value_end, value_start + _FIELD_VALUE_KEPT)].strip()
+    token.meta = {"key": key, "value": value, "nl": lines,
                   "from": value_start - line_start, "to": value_end - line_start,
                   "line_form": opening == "\n"}
     state.env["kb_signals"] = True
@@ -490,27 +504,44 @@ def extract_signals(tokens: list[Token]) -> tuple[list[InlineField], list[str]]:
             continue
         first = block.map[0] + 1
         pending: list[tuple[dict[str, Any], list[str]]] = []
+        # The fields whose value may still hold the next link, innermost last: a link counts
+        # for the innermost field around it, so a paragraph costs linear time however many.
+        open_fields: list[tuple[dict[str, Any], list[str]]] = []
         for child in block.children:
             meta = child.meta
             if child.type == "inline_field":
                 if meta["line_form"] and (in_table or in_heading):
                     continue
+                _close_fields(open_fields, meta["nl"], meta["from"])
                 pending.append((meta, []))
+                open_fields.append(pending[-1])
             elif child.type == "tag":
                 tags.append(meta["tag"])
-            elif pending and child.type in ("wikilink", "link_open") and "nl" in meta:
+            elif open_fields and child.type in ("wikilink", "link_open") and "nl" in meta:
+                _close_fields(open_fields, meta["nl"], meta["col"])
+                if not open_fields or open_fields[-1][0]["from"] > meta["col"]:
+                    continue
                 if child.type == "wikilink":
                     target = meta["target"]
                 else:
                     found = _markdown_link_target(str(child.attrs.get("href", "")))
                     target = found[0] if found else ""
-                for field_meta, targets in pending:
-                    if (target and field_meta["nl"] == meta["nl"]
-                            and field_meta["from"] <= meta["col"] < field_meta["to"]):
-                        targets.append(target)
+                if target:
+                    open_fields[-1][1].append(target)
         fields.extend(InlineField(m["key"], m["value"], first + m["nl"], tuple(t))
                       for m, t in pending)
     return fields, tags
+
+
+def _close_fields(open_fields: list[tuple[dict[str, Any], list[str]]], line: int, col: int) -> None:
+    """Drop the fields whose value ends before (line, col): brackets nest, and a line-form
+    field runs to its line's end, so those are always the innermost."""
+    while open_fields:
+        meta = open_fields[-1][0]
+        if meta["nl"] < line or meta["nl"] == line and meta["to"] <= col:
+            open_fields.pop()
+        else:
+            return
 
 
 def linked_headings(tokens: list[Token], link_lines: list[int]) -> list[Heading]:
