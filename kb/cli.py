@@ -560,10 +560,10 @@ def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_a
     from kb.memory import review_events
     from kb.signals import summarize
 
-    kg = _load(ctx, quiet=as_json)
-    diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if summary and show_all:
         raise click.UsageError("--summary and --all contradict each other; give one")
+    kg = _load(ctx, quiet=as_json)
+    diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
         data: dict[str, Any] = {"diagnostics": [d.as_dict() for d in diagnostics]}
         if summary:
@@ -578,8 +578,8 @@ def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_a
             _report(diagnostics, everything=True)
         counts = {s: sum(1 for d in diagnostics if d.severity == s)
                   for s in ("error", "warning", "info")}
-        summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
-        click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {summary}")
+        totals = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
+        click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {totals}")
     ctx.exit(_exit_status(diagnostics, strict, cycles_fail=True))
 
 

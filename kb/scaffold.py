@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,16 +122,18 @@ def init_vault(root: Path) -> InitReport:
 
     report = InitReport()
     root.mkdir(parents=True, exist_ok=True)
-    layout = survey(root) if root.is_dir() else None
+    layout = survey(root)
+    config_exists = os.path.lexists(root / CONFIG_NAME)
     config_text = DEFAULT_CONFIG
     folders = ["notes", "articles", "templates"]
-    if layout is not None and layout.markdown_files:
+    if layout.markdown_files or layout.obsidian:
         report.found.extend(layout.findings())
-        if layout.notes_at_root:
-            folders.remove("notes")
+    if layout.notes_at_root:
+        folders.remove("notes")
+    if layout.markdown_files and not config_exists:
         config_text = config_for(layout, DEFAULT_CONFIG)
-    elif layout is not None and layout.obsidian:
-        report.found.extend(layout.findings())
+    elif layout.markdown_files:
+        report.found.append("kb.toml exists: none of this is written into it")
 
     def file(name: str, text: str) -> None:
         if _create_file(root / name, text):
@@ -142,7 +145,8 @@ def init_vault(root: Path) -> InitReport:
     # kb's templates would land in it, on any disk two folders would differ only in case.
     names = {entry.name for entry in root.iterdir()}
     for index, folder in enumerate(folders):
-        if folder != "notes" and folder not in names and any(n.lower() == folder for n in names):
+        clash = folder not in names and any(n.lower() == folder for n in names)
+        if clash and not config_exists and folder != "notes":
             other = next(n for n in sorted(names) if n.lower() == folder)
             folders[index] = f"kb-{folder}"
             config_text = config_text.replace(f'\n{folder} = "{folder}"\n',

@@ -332,3 +332,14 @@ def test_init_beside_obsidians_own_templates_folder_uses_kb_templates(tmp_path: 
     assert (vault / "kb-templates" / "article.md.j2").is_file()
     config, problems, _memo = load_config(vault)
     assert problems == [] and config.templates == "kb-templates" and config.notes == "."
+
+
+def test_init_with_a_kb_toml_of_its_own_writes_no_suggestion_and_hides_no_note(tmp_path: Path) -> None:
+    vault = write_vault(tmp_path, {"kb.toml": 'author = "Me"\n', "Templates/t.md": "x\n",
+                                   "a.md": '---\nprereqs: ["[[b]]"]\n---\n',
+                                   "b.md": '---\nprereqs: ["[[a]]"]\n---\n'})
+    result = run_kb("init", str(vault))
+    assert "kb.toml exists: none of this is written into it" in result.stdout
+    assert (vault / "kb.toml").read_text() == 'author = "Me"\n'
+    assert not (vault / "notes").exists() and not (vault / "kb-templates").exists()
+    assert {n["id"] for n in run_kb("list", "--json", vault=vault).json()["notes"]} >= {"a", "b"}
