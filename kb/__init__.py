@@ -37,8 +37,12 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     gc.disable()
     try:
         vault = load_vault(Path(root), use_cache=use_cache, progress=progress, meanwhile=import_graph)
+        from kb.conventions import apply_conventions
         from kb.graph import build_graph
 
+        # kb.toml's [conventions] map what a vault already writes onto kb's fields: a pure
+        # step between parsing (cached, the same whatever kb.toml says) and the graph.
+        vault.notes = apply_conventions(vault.notes, vault.config.conventions)
         graph = build_graph(vault.notes, vault.attachments)
     finally:
         if collecting:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from kb.errors import Diagnostic
-from kb.model import Link, Note, Ref
+from kb.model import Heading, InlineField, Link, Note, Ref
 
 CACHE_FILE = Path(".kb") / "cache.sqlite"
 # A file modified this close to the last cache write may have changed again within the same
@@ -131,6 +131,12 @@ def note_to_record(note: Note) -> str:
         record["extra"] = encode_value(note.extra)
     if note.links:
         record["links"] = [_link_row(k) for k in note.links]
+    if note.inline_fields:
+        record["inline_fields"] = [[f.key, f.value, f.line, list(f.targets)] for f in note.inline_fields]
+    if note.inline_tags:
+        record["inline_tags"] = note.inline_tags
+    if note.headings:
+        record["headings"] = [[h.level, h.text, h.line, h.end] for h in note.headings]
     if note.diagnostics:
         record["diagnostics"] = [[d.path, d.line, d.severity, d.code, d.message] for d in note.diagnostics]
     if not note.loaded:
@@ -178,6 +184,10 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
         data["extra"] = decode_value(data["extra"])
     if "links" in data:
         data["links"] = [Link(*row) for row in data["links"]]
+    if "inline_fields" in data:
+        data["inline_fields"] = [InlineField(k, v, line, tuple(t)) for k, v, line, t in data["inline_fields"]]
+    if "headings" in data:
+        data["headings"] = [Heading._make(row) for row in data["headings"]]
     if "diagnostics" in data:
         data["diagnostics"] = [Diagnostic(*row) for row in data["diagnostics"]]
     return Note(path=path, rel=rel, body=body, **data)

@@ -184,6 +184,11 @@ def _user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
+CHECK_SUMMARY_ABOVE = 200  # more diagnostics than this: `kb check` groups them by code
+GAPS_SHOWN = 20  # rows of a long list shown without --all
+LINKERS_SHOWN = 3  # linking notes named per unwritten note
+
+
 # -- commands -------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kb")
@@ -211,6 +216,11 @@ def init(directory: str) -> None:
     (.kb/) out of git. Nothing that exists is overwritten: kb says what it
     created and what it left alone.
 
+    In a folder that already holds notes (an Obsidian vault) and no notes/,
+    the notes stay where they are (notes = "."), and kb.toml's [conventions]
+    are chosen from the keys, tags and folders the notes already use; kb
+    prints what it found and chose.
+
     Example:
 
         kb init ~/vault && cd ~/vault && kb new concept "Eigenvalues"
@@ -222,6 +232,8 @@ def init(directory: str) -> None:
         report = init_vault(root)
     except OSError as exc:
         raise click.ClickException(f"cannot create the vault in {root}: {exc}") from None
+    for line in report.found:
+        click.echo(f"found        {line}")
     for name in report.created:
         click.echo(f"created      {name}")
     for name, why in report.kept:
@@ -528,30 +540,64 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
 @vault_options
 @json_option
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option("--summary", is_flag=True,
+              help="Group diagnostics by code: a count and a few examples each.")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"Every diagnostic, even when there are more than {CHECK_SUMMARY_ABOVE}.")
 @click.pass_context
-def check(ctx: click.Context, as_json: bool, strict: bool) -> None:
+def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_all: bool) -> None:
     """Report every problem in the vault: bad front matter, dangling links, cycles.
 
     Diagnostics go to stderr as `path:line: severity: message [code]`.
     Exit status is 1 when there is an error (or, with --strict, a warning).
+    More than a few hundred are grouped by code (as --summary does);
+    --all lists every one.
 
     Example:
 
         kb check --strict
     """
     from kb.memory import review_events
+    from kb.signals import summarize
 
+    if summary and show_all:
+        raise click.UsageError("--summary and --all contradict each other; give one")
     kg = _load(ctx, quiet=as_json)
     diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
-        _emit_json({"diagnostics": [d.as_dict() for d in diagnostics]})
+        data: dict[str, Any] = {"diagnostics": [d.as_dict() for d in diagnostics]}
+        if summary:
+            data["summary"] = [{"code": g.code, "severity": g.severity, "count": g.count,
+                                "examples": [d.as_dict() for d in g.examples]}
+                               for g in summarize(diagnostics)]
+        _emit_json(data)
     else:
-        _report(diagnostics, everything=True)
+        if summary or (len(diagnostics) > CHECK_SUMMARY_ABOVE and not show_all):
+            _report_summary(diagnostics, told=summary)
+        else:
+            _report(diagnostics, everything=True)
         counts = {s: sum(1 for d in diagnostics if d.severity == s)
                   for s in ("error", "warning", "info")}
-        summary = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
-        click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {summary}")
+        totals = ", ".join(f"{n} {s}{'s' * (n != 1)}" for s, n in counts.items())
+        click.echo(f"{len(kg.notes)} notes, {len(kg.concepts)} concepts: {totals}")
     ctx.exit(_exit_status(diagnostics, strict, cycles_fail=True))
+
+
+def _report_summary(diagnostics: Sequence[Diagnostic], *, told: bool) -> None:
+    """Diagnostics grouped by code on stderr: count, severity, the first few of each."""
+    from kb.signals import summarize
+
+    colours = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for group in summarize(list(diagnostics)):
+        click.echo(click.style(f"{group.severity} [{group.code}]: {group.count}",
+                               fg=colours.get(group.severity), bold=True), err=True)
+        for diag in group.examples:
+            click.echo(f"  {diag.format()}", err=True)
+        if group.count > len(group.examples):
+            click.echo(f"  … and {group.count - len(group.examples)} more", err=True)
+    if not told:
+        click.echo(f"kb: {len(diagnostics)} diagnostics, grouped by code; `kb check --all` lists "
+                   "every one (`kb check --json` too)", err=True)
 
 
 def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
@@ -584,28 +630,36 @@ def _run_state_text(state: Any, path: str) -> str:
 @json_option
 @click.option("--level", "level", type=click.Choice(LEVEL_CHOICES), default="exercise",
               show_default=True, help="List concepts below this level.")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"Every row: not only the first {GAPS_SHOWN} notes linked but never written "
+                   "(nor of the gaps, in a vault without practice notes).")
 @click.pass_context
-def gaps(ctx: click.Context, as_json: bool, level: str) -> None:
+def gaps(ctx: click.Context, as_json: bool, level: str, show_all: bool) -> None:
     """Concepts you have notes on but have not practiced to LEVEL, and concepts with no notes.
 
     Most depended-on first: fixing the top one unblocks the most. The default
-    level, exercise, lists what was read but never practiced.
+    level, exercise, lists what was read but never practiced. Then the notes
+    your links point to that were never written, the most linked first.
 
     Example:
 
         kb gaps --level code     # read or solved by hand, never implemented
     """
     kg = _load(ctx, quiet=as_json)
-    _print_gaps(ctx, kg, level, as_json)
+    _print_gaps(ctx, kg, level, as_json, show_all=show_all)
     ctx.exit(_exit_status(kg.diagnostics))
 
 
-def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, report: bool = True) -> None:
+def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, report: bool = True,
+                show_all: bool = False) -> None:
     """What `kb gaps` prints, for a vault already loaded (kb build shows it too)."""
     from kb.mastery import gaps as find_gaps
     from kb.memory import fading
+    from kb.signals import unwritten_notes
 
     found, missing = find_gaps(kg, level)
+    unwritten = unwritten_notes(kg)
+    practice_notes = sum(1 for n in kg.notes.values() if n.type == "practice")
     today = _today()
     memory = _memory(ctx, kg, today)
     faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]
@@ -628,6 +682,10 @@ def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, repor
                         "unblocks": f.concept.unblocks, "recall": round(f.recall, 4),
                         "last_practice": f.memory.last_practice.isoformat(),
                         "due": f.memory.due.isoformat()} for f in faded],
+            "practice_notes": practice_notes,
+            "unwritten": [{"id": u.name, "links": u.links, "notes": u.notes,
+                           "linked_from": [{"path": p, "line": line} for p, line in u.linked_from]}
+                          for u in unwritten],
         }
         if level in ("code", "project"):
             data["code_runs"] = [{"concept": concept, "note": kg.key_of(note), "path": note.path,
@@ -635,12 +693,20 @@ def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, repor
         _emit_json(data)
     else:
         label = "read but never practiced" if level == "exercise" else f"below '{level}'"
+        shown_gaps = found
+        if not practice_notes and kg.notes:
+            click.echo("No practice notes in this vault (type: practice, or a [conventions] type "
+                       "rule in kb.toml): every concept with a note counts as read, never practiced.")
+            if not show_all:
+                shown_gaps = found[:GAPS_SHOWN]
         if found:
             click.echo(click.style(f"Concepts {label} ({len(found)}), most depended-on first:",
                                    bold=True))
             rows = [[g.concept.title, g.concept.level, str(g.concept.unblocks),
-                     str(g.concept.readings), ", ".join(g.sources) or "-"] for g in found]
+                     str(g.concept.readings), ", ".join(g.sources) or "-"] for g in shown_gaps]
             click.echo(_table(["CONCEPT", "LEVEL", "UNBLOCKS", "READINGS", "SOURCES"], rows))
+            if len(shown_gaps) < len(found):
+                click.echo(f"… and {len(found) - len(shown_gaps)} more (kb gaps --all lists every one)")
         else:
             click.echo(f"No concepts {label}.")
         if missing:
@@ -648,6 +714,15 @@ def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, repor
             click.echo(click.style(f"Needed but never studied ({len(missing)}):", bold=True))
             rows = [[key, ", ".join(needed) or "-"] for key, needed in missing]
             click.echo(_table(["CONCEPT", "NEEDED BY"], rows))
+        if unwritten:
+            click.echo()
+            click.echo(click.style(f"Linked but never written ({len(unwritten)}), most linked first:",
+                                   bold=True))
+            shown = unwritten if show_all else unwritten[:GAPS_SHOWN]
+            click.echo(_table(["NOTE", "LINKS", "LINKED FROM"], [
+                [u.name, str(u.links), _linked_from(u.linked_from)] for u in shown]))
+            if len(shown) < len(unwritten):
+                click.echo(f"… and {len(unwritten) - len(shown)} more (kb gaps --all lists every one)")
         if faded:
             click.echo()
             click.echo(click.style(f"Practiced but fading: recall below {memory.retention:.0%} "
@@ -664,6 +739,12 @@ def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, repor
                     for concept, note, state in runs if state.state != "passed"]
             if rows:
                 click.echo(_table(["CONCEPT", "NOTE", "RUN"], rows))
+
+
+def _linked_from(sites: Sequence[tuple[str, int]]) -> str:
+    """`a.md:3, b.md:7, c.md:1 (+4 more)`: the first linking places, by path."""
+    shown = ", ".join(f"{path}:{line}" for path, line in sites[:LINKERS_SHOWN])
+    return shown + (f" (+{len(sites) - LINKERS_SHOWN} more)" if len(sites) > LINKERS_SHOWN else "")
 
 
 @main.command()

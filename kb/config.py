@@ -54,6 +54,35 @@ class RunConfig:
 
 
 @dataclass
+class TypeRule:
+    """`[conventions.types.TYPE]`: which notes get that type when their front matter has none."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    tags: list[str] = field(default_factory=list)  # a tag (front matter or #tag), or its nested tags
+    folders: list[str] = field(default_factory=list)  # a folder inside the notes folder, at any depth
+    prefixes: list[str] = field(default_factory=list)  # how the file name starts
+
+
+@dataclass
+class Conventions:
+    """The `[conventions]` table: relations a vault already writes, mapped onto kb's fields
+    (see docs/conventions.md). Keys name front-matter properties and Dataview inline fields
+    (`key:: value`, `[key:: value]`) alike."""
+
+    __pydantic_config__ = {"extra": "forbid"}
+
+    prerequisites: list[str] = field(default_factory=list)
+    concept: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    prerequisite_headings: list[str] = field(default_factory=list)  # e.g. "Prerequisites"
+    # "heading": front-matter title, else the opening # heading, else the file name (kb's
+    # default); "file-name": front-matter title, else the file name (as Obsidian shows it)
+    title: Literal["heading", "file-name"] = "heading"
+    types: dict[Literal["concept", "reading", "practice", "source"], TypeRule] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     """Every key is optional; see the README for what each does."""
 
@@ -75,6 +104,7 @@ class Config:
     folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)
     run: RunConfig = field(default_factory=RunConfig)
+    conventions: Conventions = field(default_factory=Conventions)
 
 
 def find_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
@@ -109,10 +139,17 @@ def _key_line(text: str, loc: tuple[Any, ...]) -> int:
             start = headers[index]
             if len(loc) == 2:
                 return start + 1
+    if len(loc) > 1 and loc[-1] == "[key]":  # pydantic's place for a bad dict key
+        loc = loc[:-1]
     key = str(loc[-1]) if not isinstance(loc[-1], int) else str(loc[0])
     pattern = re.compile(rf"\s*[\"']?{re.escape(key)}[\"']?\s*=")
     for number in range(start, len(lines)):
         if pattern.match(lines[number]):
+            return number + 1
+    # a table named by the key, e.g. [conventions.types.concepts]
+    header = re.compile(rf"\s*\[[^\]]*\b{re.escape(key)}[\"']?\s*\]")
+    for number in range(start, len(lines)):
+        if header.match(lines[number]):
             return number + 1
     return start + 1 if start else 1
 
@@ -247,6 +284,10 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
     fields: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
     if len(loc) >= 3 and loc[0] == "series":
         fields = tuple(f.name for f in dataclasses.fields(SeriesConfig))
+    elif len(loc) >= 4 and loc[0] == "conventions" and loc[1] == "types":
+        fields = tuple(f.name for f in dataclasses.fields(TypeRule))
+    elif len(loc) >= 2 and loc[0] == "conventions":
+        fields = tuple(f.name for f in dataclasses.fields(Conventions))
     elif len(loc) >= 2 and loc[0] == "folders":
         fields = ("concept", "reading", "practice", "source")
     close = difflib.get_close_matches(str(loc[-1]).lower(), fields, n=1, cutoff=0.6)
@@ -287,6 +328,11 @@ def config_from_memo(memo: str, text: str | None) -> tuple[Config, list[Diagnost
         values["series"] = [SeriesConfig(**s) for s in values["series"]]
         if "run" in values:
             values["run"] = RunConfig(**values["run"])
+        if "conventions" in values:
+            conventions = dict(values["conventions"])
+            conventions["types"] = {name: TypeRule(**rule)
+                                    for name, rule in conventions.get("types", {}).items()}
+            values["conventions"] = Conventions(**conventions)
         config = Config(**values)
         diagnostics = [Diagnostic(*d) for d in data["diagnostics"]]
     except (ValueError, KeyError, TypeError):

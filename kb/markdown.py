@@ -6,6 +6,7 @@ HTML or an escape never reaches our rules, so it is never a link.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -23,7 +24,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from kb.model import Link
+from kb.model import Heading, InlineField, Link
 
 _URL_SCHEMES = ("http:", "https:", "mailto:", "ftp:", "file:", "data:", "obsidian:", "zotero:")
 
@@ -117,6 +118,115 @@ def _obsidian_comment_block(state: StateBlock, start: int, end: int, silent: boo
     return True
 
 
+# -- Dataview inline fields and #tags (what kb.toml's [conventions] may map) ---------------
+_FIELD_KEY_MAX = 100  # characters a field's key may have; a longer run is prose, not a key
+_FIELD_VALUE_KEPT = 1000  # characters of a value kept (nested fields would otherwise copy a line each)
+_BRACKETS = re.compile(r"[\[\]()]")
+_TAG = re.compile(r"#([^\s!-,.:-@\[-^`{-~]+)")  # Obsidian's: no spaces or punctuation but _ - /
+
+
+def _may_hold_signals(content: str) -> bool:
+    """Whether an inline run can hold a link, an inline field or a tag: else it is not parsed."""
+    return "[" in content or "::" in content or "#" in content
+
+
+def _is_key_char(char: str) -> bool:
+    return char.isalnum() or char in " _-*/."
+
+
+def _line_at(state: StateInline, pos: int) -> tuple[int, int]:
+    """(lines before `pos`, where its line starts) in the inline text. Counted on from the
+    previous call, as `_position` does, so that many fields in a paragraph cost linear time."""
+    src = state.src
+    last_pos, lines, line_start = state.__dict__.get("_kb_line_at", (0, 0, 0))
+    if pos < last_pos:
+        last_pos, lines, line_start = 0, 0, 0
+    lines += src.count("\n", last_pos, pos)
+    newline = src.rfind("\n", last_pos, pos)
+    if newline >= 0:
+        line_start = newline + 1
+    state.__dict__["_kb_line_at"] = (pos, lines, line_start)
+    return lines, line_start
+
+
+def _closing_brackets(state: StateInline, line_start: int, line_end: int) -> dict[int, int]:
+    """Where each `[` and `(` of a line is closed (`[` by its matching `]`, `(` by its `)`),
+    found in one pass per line and remembered: a line of 20,000 `[k::` stays linear."""
+    memo: dict[int, dict[int, int]] = state.__dict__.setdefault("_kb_brackets", {})
+    found = memo.get(line_start)
+    if found is None:
+        found = {}
+        squares: list[int] = []
+        rounds: list[int] = []
+        for match in _BRACKETS.finditer(state.src, line_start, line_end):
+            char, index = match.group(), match.start()
+            if char == "[":
+                squares.append(index)
+            elif char == "(":
+                rounds.append(index)
+            elif char == "]" and squares:
+                found[squares.pop()] = index
+            elif char == ")" and rounds:
+                found[rounds.pop()] = index
+        memo[line_start] = found
+    return found
+
+
+def _inline_field_rule(state: StateInline, silent: bool) -> bool:
+    """A Dataview inline field, matched at its `::`: the key is the run of key characters
+    before it, from the start of the line (`key:: value`, value to the line's end) or from a
+    `[` or `(` (`[key:: value]`, value to the matching bracket on the same line). Only the
+    `::` is consumed: the key stays text and the value is parsed as usual, so its links are
+    links and code in it stays code. What code, math or a comment holds never reaches here."""
+    src, pos = state.src, state.pos
+    if silent or not src.startswith("::", pos):
+        return False
+    start, limit = pos, max(0, pos - _FIELD_KEY_MAX - 1)
+    while start > limit and _is_key_char(src[start - 1]):
+        start -= 1
+    if start == limit and limit > 0 and _is_key_char(src[start - 1]):
+        return False
+    opening = src[start - 1] if start > 0 else "\n"
+    key = src[start:pos].strip().strip("*_").strip()
+    if not key or opening not in "\n[(" or not key[0].isalnum() and key[0] not in "_-":
+        return False
+    lines, line_start = _line_at(state, pos)
+    line_end = _next(state, "\n", pos)
+    line_end = line_end if line_end >= 0 else len(src)
+    value_start = pos + 2
+    if opening == "\n":
+        value_end = min(state.posMax, line_end)
+    else:
+        closing = _closing_brackets(state, line_start, line_end).get(start - 1)
+        if closing is None or closing > state.posMax:
+            return False
+        value_end = closing
+    token = state.push("inline_field", "", 0)
+    value = src[value_start:min(value_end, value_start + _FIELD_VALUE_KEPT)].strip()
+    token.meta = {"key": key, "value": value, "nl": lines,
+                  "from": value_start - line_start, "to": value_end - line_start,
+                  "line_form": opening == "\n"}
+    state.env["kb_signals"] = True
+    state.pos = pos + 2
+    return True
+
+
+def _tag_rule(state: StateInline, silent: bool) -> bool:
+    """`#tag` (Obsidian's: after a space or at a line's start, not all digits, nested with /)."""
+    src, pos = state.src, state.pos
+    if src[pos] != "#" or pos > 0 and not src[pos - 1].isspace():
+        return False
+    match = _TAG.match(src, pos)
+    if match is None or match.group(1).isdigit():
+        return False
+    if not silent:
+        token = state.push("tag", "", 0)
+        token.meta = {"tag": match.group(1), "nl": _line_at(state, pos)[0]}
+        state.env["kb_signals"] = True
+    state.pos = match.end()
+    return True
+
+
 def _can_close(state: StateInline, pos: int) -> bool:
     """Whether a `]` follows `pos` in what is being parsed: without one no link label can
     end, and markdown-it would still walk the rest of the paragraph (up to its nesting limit)
@@ -183,7 +293,7 @@ def _inline_where_links_can_be(state: StateCore) -> None:
     """Replace the core inline pass: text without `[` can hold no link, so skip parsing it."""
     md = state.md
     for token in state.tokens:
-        if token.type == "inline" and "[" in token.content:
+        if token.type == "inline" and _may_hold_signals(token.content):
             md.inline.parse(token.content, md, state.env, token.children)
         elif token.type == "inline":
             token.children = []
@@ -273,6 +383,8 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
     md.inline.ruler.before("wikilink", "obsidian_comment", _obsidian_comment_inline)
     md.inline.ruler.at("link", _link_with_position)
     md.inline.ruler.at("image", _image_with_position)
+    md.inline.ruler.before("wikilink", "inline_field", _inline_field_rule)
+    md.inline.ruler.before("wikilink", "tag", _tag_rule)
     md.block.ruler.before(
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},
@@ -384,6 +496,90 @@ def first_heading(tokens: list[Token]) -> str | None:
                 parts.append(child.content)
             elif child.type in ("softbreak", "hardbreak"):
                 parts.append(" ")
+            elif child.type == "tag":
+                parts.append("#" + child.meta["tag"])
+            elif child.type == "inline_field":
+                parts.append("::")
         text = "".join(parts)
     text = " ".join(text.split())
     return text or None
+
+
+def extract_signals(tokens: list[Token]) -> tuple[list[InlineField], list[str]]:
+    """Dataview inline fields, each with the targets of the links in its value, and `#tags`,
+    in order of appearance. Line-form fields count only where Dataview reads a line: not in a
+    heading or a table cell (there only `[key:: value]` is a field)."""
+    fields: list[InlineField] = []
+    tags: list[str] = []
+    in_table = in_heading = False
+    for block in tokens:
+        kind = block.type
+        if kind in ("table_open", "table_close"):
+            in_table = kind == "table_open"
+        elif kind in ("heading_open", "heading_close"):
+            in_heading = kind == "heading_open"
+        if kind != "inline" or not block.map or not block.children:
+            continue
+        first = block.map[0] + 1
+        pending: list[tuple[dict[str, Any], list[str]]] = []
+        # The fields whose value may still hold the next link, innermost last: a link counts
+        # for the innermost field around it, so a paragraph costs linear time however many.
+        open_fields: list[tuple[dict[str, Any], list[str]]] = []
+        for child in block.children:
+            meta = child.meta
+            if child.type == "inline_field":
+                if meta["line_form"] and (in_table or in_heading):
+                    continue
+                _close_fields(open_fields, meta["nl"], meta["from"])
+                pending.append((meta, []))
+                open_fields.append(pending[-1])
+            elif child.type == "tag":
+                tags.append(meta["tag"])
+            elif open_fields and child.type in ("wikilink", "link_open") and "nl" in meta:
+                _close_fields(open_fields, meta["nl"], meta["col"])
+                if not open_fields or open_fields[-1][0]["from"] > meta["col"]:
+                    continue
+                if child.type == "wikilink":
+                    target = meta["target"]
+                else:
+                    found = _markdown_link_target(str(child.attrs.get("href", "")))
+                    target = found[0] if found else ""
+                if target:
+                    open_fields[-1][1].append(target)
+        fields.extend(InlineField(m["key"], m["value"], first + m["nl"], tuple(t))
+                      for m, t in pending)
+    return fields, tags
+
+
+def _close_fields(open_fields: list[tuple[dict[str, Any], list[str]]], line: int, col: int) -> None:
+    """Drop the fields whose value ends before (line, col): brackets nest, and a line-form
+    field runs to its line's end, so those are always the innermost."""
+    while open_fields:
+        meta = open_fields[-1][0]
+        if meta["nl"] < line or meta["nl"] == line and meta["to"] <= col:
+            open_fields.pop()
+        else:
+            return
+
+
+def linked_headings(tokens: list[Token], link_lines: list[int]) -> list[Heading]:
+    """Every heading whose section holds one of `link_lines`, with the section's last line."""
+    found: list[tuple[int, str, int]] = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map and index + 1 < len(tokens):
+            found.append((int(token.tag[1:]), tokens[index + 1].content.strip(), token.map[0] + 1))
+    if not found or not link_lines:
+        return []
+    lines = sorted(link_lines)
+    ends = [0] * len(found)
+    open_headings: list[int] = []  # indexes of headings whose section is still open
+    for number, (level, _text, line) in enumerate(found):
+        while open_headings and found[open_headings[-1]][0] >= level:
+            ends[open_headings.pop()] = line - 1
+        open_headings.append(number)
+    headings = []
+    for (level, text, line), last in zip(found, ends, strict=True):
+        first_link = bisect.bisect_right(lines, line)
+        if first_link < len(lines) and (not last or lines[first_link] <= last):
+            headings.append(Heading(level, text, line, last))
+    return headings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kb.errors import Diagnostic
 
@@ -16,7 +16,7 @@ SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
 REVIEW_RESULTS: tuple[str, ...] = ("again", "hard", "good", "easy")  # a practice note's `result`
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
-PARSER_VERSION = 6
+PARSER_VERSION = 7
 
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
@@ -44,6 +44,28 @@ class Link:
     fragment: str | None = None
     literal: str = ""  # the exact text as parsed, e.g. "[[svd|SVD]]"
     occurrence: int = 0  # how many times `literal` stands earlier on the same line
+
+
+@dataclass(frozen=True, slots=True)
+class InlineField:
+    """A Dataview inline field in the body: `key:: value` on its own line (also in a list item,
+    a callout), or `[key:: value]` / `(key:: value)` within one. `key` is as written (see
+    kb.conventions.field_name for how it is compared); `targets` are the links in its value."""
+
+    key: str
+    value: str
+    line: int
+    targets: tuple[str, ...] = ()
+
+
+class Heading(NamedTuple):  # a tuple: most notes have one, decoded on every warm run
+    """A heading whose section (up to the next heading of its level or above) holds a link:
+    what `[conventions] prerequisite_headings` looks for. Other headings are not kept."""
+
+    level: int
+    text: str
+    line: int
+    end: int  # the last line of its section (0: the end of the note)
 
 
 @dataclass(slots=True)
@@ -79,6 +101,11 @@ class Note:
     timeout: float | None = None  # practice: seconds `kb run` allows its code (default: kb.toml)
     extra: dict[str, Any] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
+    # What [conventions] in kb.toml may map onto kb's fields (kb.conventions): parsed for
+    # every note, so the mapping needs no re-parse when kb.toml changes.
+    inline_fields: list[InlineField] = field(default_factory=list)
+    inline_tags: list[str] = field(default_factory=list)  # `#tag` in the body, without the `#`
+    headings: list[Heading] = field(default_factory=list)
     body: str = ""
     body_line: int = 1
     field_lines: dict[str, int] = field(default_factory=dict)

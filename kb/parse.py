@@ -7,7 +7,14 @@ from typing import Any
 
 from kb.errors import Diagnostic
 from kb.frontmatter import FrontMatter, load_yaml, validate
-from kb.markdown import extract_links, first_heading, make_parser, split_wikilink
+from kb.markdown import (
+    extract_links,
+    extract_signals,
+    first_heading,
+    linked_headings,
+    make_parser,
+    split_wikilink,
+)
 from kb.model import PARSER_VERSION, Link, Note, Ref
 
 __all__ = ["PARSER_VERSION", "link_target", "parse_note"]
@@ -102,7 +109,8 @@ def parse_note(path: str, rel: str, data: bytes) -> Note:
         note.diagnostics.append(Diagnostic(path, 0, "warning", "empty-note", "the note is empty"))
         return note
 
-    tokens = make_parser().parse(text)
+    env: dict[str, Any] = {}
+    tokens = make_parser().parse(text, env)
     front = FrontMatter()
     body_start = 0
     if tokens and tokens[0].type == "front_matter" and tokens[0].map:
@@ -129,6 +137,10 @@ def parse_note(path: str, rel: str, data: bytes) -> Note:
     note.body_line = body_start + 1
     note.body = text.split("\n", body_start)[-1] if body_start else text
     note.links.extend(extract_links(tokens))
+    if env.get("kb_signals"):
+        note.inline_fields, note.inline_tags = extract_signals(tokens)
+    if note.links:
+        note.headings = linked_headings(tokens, [link.line for link in note.links])
     note.title = front.title or first_heading(tokens) or note_id
     if note.type == "practice" and note.practice is None:
         note.diagnostics.append(Diagnostic(

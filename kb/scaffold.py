@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,20 @@ counts_as_review = false  # true: a pass is a review (good) and a failure an `ag
 # Languages besides Python, each a command to which the program file is appended:
 # languages = { bash = ["bash"], r = ["Rscript"] }
 
+# Relations your notes already write, mapped onto kb's fields (docs/conventions.md): which
+# front-matter keys and Dataview inline fields (key:: value) mean prerequisites, concept or
+# source; headings whose links are prerequisites; types from tags, folders or name prefixes.
+[conventions]
+# prerequisites = ["up", "depends-on"]
+# concept = ["topic"]
+# source = ["from"]
+# prerequisite_headings = ["Prerequisites"]
+# title = "file-name"      # titles from file names, as Obsidian shows them (default: "heading")
+# [conventions.types.concept]
+# tags = ["concept"]
+# folders = ["Concepts"]
+# prefixes = ["c-"]
+
 # A series is an ordered run of articles, written by `kb build`; one [[series]] per series.
 # [[series]]
 # title = "Math Level Up for DL"
@@ -82,6 +97,7 @@ NOT_COPIED = frozenset({"graph.html.j2", "_graph.css.j2", "_graph.js.j2"})
 class InitReport:
     created: list[str] = field(default_factory=list)  # vault-relative, folders end in /
     kept: list[tuple[str, str]] = field(default_factory=list)  # (path, why it was left alone)
+    found: list[str] = field(default_factory=list)  # what kb saw in an existing vault, and chose
 
 
 def _create_file(path: Path, text: str) -> bool:
@@ -96,9 +112,28 @@ def _create_file(path: Path, text: str) -> bool:
 
 def init_vault(root: Path) -> InitReport:
     """Create kb.toml, notes/, articles/, templates/ (with the built-in templates) and a
-    .gitignore for .kb/ under root. Anything that exists is left alone and reported."""
+    .gitignore for .kb/ under root. Anything that exists is left alone and reported.
+
+    In a folder that already holds notes (an Obsidian vault, say) without a notes/ folder,
+    the notes stay where they are: kb.toml says `notes = "."` and no empty notes/ is made
+    (it would hide every note), and its [conventions] are suggested from what the notes
+    already write (see kb.layout)."""
+    from kb.layout import config_for, survey
+
     report = InitReport()
     root.mkdir(parents=True, exist_ok=True)
+    layout = survey(root)
+    config_exists = os.path.lexists(root / CONFIG_NAME)
+    config_text = DEFAULT_CONFIG
+    folders = ["notes", "articles", "templates"]
+    if layout.markdown_files or layout.obsidian:
+        report.found.extend(layout.findings())
+    if layout.notes_at_root:
+        folders.remove("notes")
+    if layout.markdown_files and not config_exists:
+        config_text = config_for(layout, DEFAULT_CONFIG)
+    elif layout.markdown_files:
+        report.found.append("kb.toml exists: none of this is written into it")
 
     def file(name: str, text: str) -> None:
         if _create_file(root / name, text):
@@ -106,8 +141,20 @@ def init_vault(root: Path) -> InitReport:
         else:
             report.kept.append((name, "exists"))
 
-    file(CONFIG_NAME, DEFAULT_CONFIG)
-    for folder in ("notes", "articles", "templates"):
+    # Obsidian's own `Templates/` (its template notes) is not kb's: on a case-insensitive disk
+    # kb's templates would land in it, on any disk two folders would differ only in case.
+    names = {entry.name for entry in root.iterdir()}
+    for index, folder in enumerate(folders):
+        clash = folder not in names and any(n.lower() == folder for n in names)
+        if clash and not config_exists and folder != "notes":
+            other = next(n for n in sorted(names) if n.lower() == folder)
+            folders[index] = f"kb-{folder}"
+            config_text = config_text.replace(f'\n{folder} = "{folder}"\n',
+                                              f'\n{folder} = "kb-{folder}"  # not {other}/, '
+                                              "which is the vault's own\n", 1)
+            report.found.append(f"a folder {other}/ that is not kb's: kb's {folder} go to kb-{folder}/")
+    file(CONFIG_NAME, config_text)
+    for folder in folders:
         path = root / folder
         if path.is_dir():
             report.kept.append((folder + "/", "exists"))
@@ -116,11 +163,12 @@ def init_vault(root: Path) -> InitReport:
         else:
             path.mkdir()
             report.created.append(folder + "/")
-    templates = root / "templates"
+    templates_folder = next(f for f in folders if f.endswith("templates"))
+    templates = root / templates_folder
     if templates.is_dir():
         for builtin in sorted(builtin_templates_dir().glob("*.j2")):
             if builtin.name not in NOT_COPIED:
-                file(f"templates/{builtin.name}", builtin.read_text(encoding="utf-8"))
+                file(f"{templates_folder}/{builtin.name}", builtin.read_text(encoding="utf-8"))
 
     gitignore = root / ".gitignore"
     if _create_file(gitignore, GITIGNORE):

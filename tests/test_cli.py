@@ -29,7 +29,7 @@ def test_gaps_json_shape_and_eigenvalues_on_top() -> None:
     result = run_kb("gaps", "--json", vault=SAMPLE_VAULT)
     assert result.exit_code == 0
     data = result.json()
-    assert set(data) == {"gaps", "missing", "fading"}
+    assert set(data) == {"gaps", "missing", "fading", "practice_notes", "unwritten"}
     first = data["gaps"][0]
     assert set(first) == {"id", "title", "level", "unblocks", "readings", "sources"}
     assert first["id"] == "eigenvalues" and first["level"] == "read"

@@ -204,6 +204,7 @@ def test_any_front_matter_values_give_a_note(fields: dict) -> None:
     ("## Level two\n", "note"),
     ("# See [[svd|SVD]] and [[pca]] with `code`\n", "See SVD and pca with code"),
     ("Title\n=====\n", "Title"),
+    ("# Notes on #linear-algebra [[svd]]\n", "Notes on #linear-algebra svd"),
 ])
 def test_title_is_a_heading_that_opens_the_note(text: str, title: str) -> None:
     assert parse_note("notes/note.md", "note", text.encode()).title == title
