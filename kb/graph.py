@@ -251,28 +251,28 @@ class _Builder:
         """A prerequisite with no note whose name is another concept's title or slug
         (`matrix rank` for `matrix-rank`, titled "Matrix rank"): almost surely meant to be that
         concept. Links resolve by file name, as in Obsidian, so kb says so rather than guess."""
+        missing = {before for before, _after in self.sites if not self.concepts[before].notes}
+        if not missing:
+            return []
         from kb.slug import slugify
 
-        known: dict[str, Concept] = {}
-        for concept in self.concepts.values():
-            if concept.notes:
-                for name in (concept.title, slugify(concept.title, ""), slugify(concept.key, "")):
-                    if name:
-                        known.setdefault(normalize(name), concept)
-        found = []
+        by_title = {normalize(c.title): c for c in self.concepts.values() if c.notes}
+        by_key = {normalize(c.key): c for c in self.concepts.values() if c.notes}
+        meant: dict[str, Concept] = {}
+        for name in missing:
+            slug = normalize(slugify(name, ""))
+            found = by_title.get(normalize(name)) or by_key.get(slug) or by_title.get(slug)
+            if found is not None and found.key != name:
+                meant[name] = found
+        found_diagnostics = []
         for (before, _after), sites in self.sites.items():
-            concept = self.concepts[before]
-            if concept.notes:
-                continue
-            meant = known.get(normalize(before)) or known.get(normalize(slugify(before, "")))
-            if meant is None or meant.key == before:
-                continue
-            for path, line in sites:
-                found.append(Diagnostic(path, line, "warning", "phantom-concept",
-                                        f"prerequisite '{before}' has no note, but the concept "
-                                        f"'{meant.key}' is titled '{meant.title}': write "
-                                        f"[[{meant.key}]] to mean it"))
-        return found
+            concept = meant.get(before)
+            for path, line in sites if concept is not None else ():
+                found_diagnostics.append(Diagnostic(
+                    path, line, "warning", "phantom-concept",
+                    f"prerequisite '{before}' has no note, but the concept '{concept.key}' is "
+                    f"titled '{concept.title}': write [[{concept.key}]] to mean it"))
+        return found_diagnostics
 
     def add_note_edges(self, key: str, note: Note) -> None:
         node = f"note:{key}"
