@@ -125,9 +125,14 @@ _BRACKETS = re.compile(r"[\[\]()]")
 _TAG = re.compile(r"#([^\s!-,.:-@\[-^`{-~]+)")  # Obsidian's: no spaces or punctuation but _ - /
 
 
+# Where the tag rule can match: `#` at a line's start or after white space, then a tag character.
+_TAG_START = re.compile(r"(?:^|(?<=\s))#[^\s!-,.:-@\[-^`{-~]", re.MULTILINE)
+
+
 def _may_hold_signals(content: str) -> bool:
     """Whether an inline run can hold a link, an inline field or a tag: else it is not parsed."""
-    return "[" in content or "::" in content or "#" in content
+    return ("[" in content or "::" in content
+            or "#" in content and _TAG_START.search(content) is not None)
 
 
 def _is_key_char(char: str) -> bool:
