@@ -189,6 +189,8 @@ def _inline_where_links_can_be(state: StateCore) -> None:
     md = state.md
     for token in state.tokens:
         if token.type == "inline" and "[" in token.content:
+            if token.children is None:
+                token.children = []
             md.inline.parse(token.content, md, state.env, token.children)
         elif token.type == "inline":
             token.children = []

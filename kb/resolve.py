@@ -56,14 +56,13 @@ class Resolver:
         if not raw:
             return Resolution("self", origin)
         name = normalize(strip_md(raw))
+        candidates: list[Note] = []
         if "/" in name:
             found = self._by_path(name, origin)
             if found is not None:
                 return Resolution("note", found)
-            name_only = name.rpartition("/")[2]
         else:
-            name_only = name
-        candidates = self.by_id.get(name_only, []) if "/" not in name else []
+            candidates = self.by_id.get(name, [])
         if len(candidates) == 1:
             return Resolution("note", candidates[0])
         if len(candidates) > 1:

@@ -423,14 +423,14 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
 
     if to_parse:
         results = _parse_all(to_parse, limit, progress, meanwhile)
-        for item, (note, digest, error, record) in zip(to_parse, results, strict=True):
-            if note is None:
+        for item, (parsed, digest, error, parsed_record) in zip(to_parse, results, strict=True):
+            if parsed is None:
                 vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",
                                                     f"cannot read: {error}"))
                 continue
-            by_path[item.shown] = note
+            by_path[item.shown] = parsed
             fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, item.ctime_ns, item.ino,
-                                  digest, note, record))
+                                  digest, parsed, parsed_record))
     vault.parsed = len(to_parse)
     vault.notes = [by_path[f.shown] for f in files if f.shown in by_path]
 

@@ -105,3 +105,13 @@ def test_a_cache_that_cannot_be_written_still_answers(make_vault, monkeypatch, e
     assert result.exit_code == 0
     assert [g["id"] for g in result.json()["gaps"]] == ["a", "b"]
     assert "cache" in result.stderr and "warning" in result.stderr
+
+
+def test_diagnostics_are_reported_in_file_and_line_order(make_vault) -> None:
+    root = make_vault({
+        "notes/a.md": "---\ntype: concept\nprerequisites: [a]\n---\n[[nowhere]]\n",
+        "notes/b.md": "[[elsewhere]]\n",
+    })
+    lines = run_kb("check", vault=root).stderr.splitlines()
+    assert [line.split(" ")[0] for line in lines if "[" in line] == ["notes/a.md:3:", "notes/a.md:5:",
+                                                                     "notes/b.md:1:"]
