@@ -16,7 +16,7 @@ def test_wheel_contains_the_templates(tmp_path: Path) -> None:
          "-q", "-w", str(tmp_path)],
         check=True, capture_output=True,
     )
-    wheel = next(tmp_path.glob("kb-*.whl"))
+    wheel = next(tmp_path.glob("kb_notes-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for template in sorted(p.name for p in (REPO / "templates").iterdir()):
         assert f"kb/templates/{template}" in names
