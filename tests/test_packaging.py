@@ -29,3 +29,23 @@ def test_python_dash_m_and_the_shim(tmp_path: Path) -> None:
     for argv in ([sys.executable, "-m", "kb", "--version"], shim):
         done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
         assert done.returncode == 0 and "kb, version" in done.stdout
+
+
+def test_the_sdist_holds_what_its_tests_read(tmp_path: Path) -> None:
+    """An unpacked sdist passes its own tests (.ci/run does not run them; this checks the list):
+    the sample vault, the docs whose examples are checked, the license."""
+    import tarfile
+
+    subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "sdist", "-d", str(tmp_path)],
+                   check=True, capture_output=True, cwd=REPO)
+    sdist = next(tmp_path.glob("kb_notes-*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    folders = ("notes", "articles", "docs", "tests", "kb", "templates")
+    tracked = {str(p.relative_to(REPO)) for folder in folders
+               for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    assert tracked - names == set()
+    assert {"LICENSE", "README.md", "kb.toml", "cli.py", "kb/py.typed"} <= names
+    import kb
+
+    assert f"kb_notes-{kb.__version__}.tar.gz" == sdist.name  # one version, from kb/__init__.py
