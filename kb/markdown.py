@@ -283,7 +283,9 @@ def dispatch_block_rules(md: MarkdownIt, starts: RuleStarts) -> None:
 
 @lru_cache(maxsize=4)
 def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> MarkdownIt:
-    """The shared markdown-it instance. `full_inline` parses every paragraph (for rendering);
+    """The shared markdown-it instance. `full_inline` parses every paragraph and records where
+    images stand (kb.publish rewrites images and links in articles with it; notes are parsed
+    with the link-only default);
     `dispatch=False` leaves markdown-it's block rule chains as they are (for comparison)."""
     md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     starts = commonmark_starts(md)
