@@ -49,3 +49,25 @@ def test_the_sdist_holds_what_its_tests_read(tmp_path: Path) -> None:
     import kb
 
     assert f"kb_notes-{kb.__version__}.tar.gz" == sdist.name  # one version, from kb/__init__.py
+
+
+def test_each_lower_bound_is_pinned_for_the_lowest_versions_job() -> None:
+    """.ci/run tests kb at .ci/lowest.txt's pins: they must be pyproject.toml's lower bounds."""
+    import re
+    import tomllib
+
+    from packaging.version import Version  # hatchling's dependency, so in the test extra
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    bounds = {}
+    for spec in dependencies:
+        found = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)(,<[0-9.]+)?", spec.replace(" ", ""))
+        assert found, f"{spec}: every dependency has a tested lower bound"
+        bounds[canonical(found.group(1))] = Version(found.group(2))
+    lines = (REPO / ".ci" / "lowest.txt").read_text().splitlines()
+    pins = {canonical(name): Version(version) for name, version in
+            (line.split("==") for line in lines if line.strip() and not line.startswith("#"))}
+    assert {name: pins.get(name) for name in bounds} == bounds
