@@ -15,9 +15,10 @@ import click
 
 from kb import __version__
 from kb.errors import BadArgumentError, CycleError, Diagnostic, KbError, UnknownConceptError, printable
+from kb.model import LEVELS, NOTE_TYPES, PRACTICE_KINDS, REVIEW_RESULTS, SOURCE_STATUSES
 
 F = TypeVar("F", bound=Callable[..., Any])
-LEVEL_CHOICES = ("read", "exercise", "code", "project")
+LEVEL_CHOICES = LEVELS[1:]  # "missing" is no level a note can reach
 PROGRESS_MIN_FILES = 2000  # about a second of parsing on a 2-core machine
 BIB_MAX_BYTES = 256 << 20  # a BibTeX library, however large, is not a gigabyte
 
@@ -242,9 +243,6 @@ def init(directory: str) -> None:
         click.echo(f"{root} was already a vault: nothing to do.")
 
 
-NOTE_TYPES = ("concept", "reading", "practice", "source")
-
-
 def _shown_path(path: Path) -> str:
     """A path the user can paste: relative to the current folder when inside it."""
     try:
@@ -295,7 +293,7 @@ def _open_editor(path: Path) -> None:
               help="What the note is about (repeat for several).")
 @click.option("--source", metavar="S", help="The source note it comes from.")
 @click.option("--locator", metavar="L", help="Where in the source: 'ch. 3', 'pp. 45-52', '§2.1'.")
-@click.option("--practice", type=click.Choice(["exercise", "code", "project"]),
+@click.option("--practice", type=click.Choice(PRACTICE_KINDS),
               help="Practice notes: solved by hand, implemented, or applied (default exercise).")
 @click.option("--prerequisite", "prerequisites", metavar="C", multiple=True,
               help="A concept that must come first (repeat for several).")
@@ -375,7 +373,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
 @main.group(invoke_without_command=True)
 @vault_options
 @json_option
-@click.option("--status", type=click.Choice(["to-read", "reading", "finished", "dropped"]),
+@click.option("--status", type=click.Choice(SOURCE_STATUSES),
               help="Only sources with this status.")
 @click.pass_context
 def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
@@ -438,7 +436,7 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
 @sources.command(name="import")
 @vault_options
 @click.argument("bib_file", metavar="FILE.bib", type=click.Path(exists=True, dir_okay=False))
-@click.option("--status", type=click.Choice(["to-read", "reading", "finished", "dropped"]),
+@click.option("--status", type=click.Choice(SOURCE_STATUSES),
               default="to-read", show_default=True, help="Status of the new source notes.")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; write nothing.")
 @click.pass_context
@@ -854,7 +852,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
 @main.command(name="list")
 @vault_options
 @json_option
-@click.option("--type", "note_type", type=click.Choice(["concept", "reading", "practice", "source"]),
+@click.option("--type", "note_type", type=click.Choice(NOTE_TYPES),
               help="Only notes of this type.")
 @click.option("--tag", help="Only notes with this tag.")
 @click.option("--concept", "concept_name", metavar="C", help="Only notes about concept C.")
@@ -1226,12 +1224,12 @@ def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -
 @review.command(name="done")
 @vault_options
 @click.argument("concept_name", metavar="CONCEPT")
-@click.option("--result", type=click.Choice(["again", "hard", "good", "easy"]), default="good",
+@click.option("--result", type=click.Choice(REVIEW_RESULTS), default="good",
               show_default=True, help="How it went: again (could not recall), hard, good, easy.")
 @click.option("--date", "day", metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
               help="When you practiced (default today); never after today.")
 @click.option("--minutes", type=click.FloatRange(min=0), metavar="M", help="How long it took.")
-@click.option("--practice", type=click.Choice(["exercise", "code", "project"]), default="exercise",
+@click.option("--practice", type=click.Choice(PRACTICE_KINDS), default="exercise",
               show_default=True, help="Solved by hand, implemented, or applied.")
 @click.pass_context
 def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, minutes: float | None,

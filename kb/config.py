@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Gt, Lt  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic, printable
+from kb.model import NOTE_TYPES, NoteType
 from kb.paths import NAME_MAX_BYTES, NotReadableError, is_inside, read_regular_file
 
 CONFIG_NAME = "kb.toml"
@@ -101,7 +102,7 @@ class Config:
     max_note_bytes: Annotated[int, Ge(1)] = DEFAULT_MAX_NOTE_BYTES
     retention: Annotated[float, Gt(0), Lt(1)] = 0.9  # kb review: desired recall probability
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
-    folders: dict[Literal["concept", "reading", "practice", "source"], str] = field(default_factory=dict)
+    folders: dict[NoteType, str] = field(default_factory=dict)
     series: list[SeriesConfig] = field(default_factory=list)
     run: RunConfig = field(default_factory=RunConfig)
     conventions: Conventions = field(default_factory=Conventions)
@@ -289,7 +290,7 @@ def _unknown_key(loc: tuple[Any, ...]) -> str:
     elif len(loc) >= 2 and loc[0] == "conventions":
         fields = tuple(f.name for f in dataclasses.fields(Conventions))
     elif len(loc) >= 2 and loc[0] == "folders":
-        fields = ("concept", "reading", "practice", "source")
+        fields = NOTE_TYPES
     close = difflib.get_close_matches(str(loc[-1]).lower(), fields, n=1, cutoff=0.6)
     return f"unknown key; did you mean '{close[0]}'?" if close else \
         f"unknown key (known: {', '.join(fields)})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from annotated_types import Gt
@@ -13,7 +13,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from kb.errors import Diagnostic
-from kb.model import NOTE_TYPES
+from kb.model import NOTE_TYPES, NoteType, PracticeKind, ReviewResult, SourceKind, SourceStatus
 
 try:  # the C loader is several times faster; both are safe loaders
     from yaml import CSafeLoader as _BaseLoader
@@ -42,7 +42,7 @@ def _timestamp_or_text(loader: Any, node: yaml.ScalarNode) -> Any:
         return node.value
 
 
-class _SafeLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _SafeLoader(_BaseLoader):
     """PyYAML's safe loader, but a date that does not exist or a huge integer stays text."""
 
 
@@ -99,24 +99,24 @@ class FrontMatter(BaseModel):
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
 
-    type: Literal["concept", "reading", "practice", "source"] | None = None
+    type: NoteType | None = None
     title: str | None = None
     concept: StrList = Field(default_factory=list)
     prerequisites: StrList = Field(default_factory=list)
     source: SingleStr = None
     locator: str | None = None
-    practice: Literal["exercise", "code", "project"] | None = None
-    result: Literal["again", "hard", "good", "easy"] | None = None
+    practice: PracticeKind | None = None
+    result: ReviewResult | None = None
     minutes: Annotated[float, Field(ge=0)] | None = None
     date: dt.date | None = None
     aliases: StrList = Field(default_factory=list)
     tags: StrList = Field(default_factory=list)
     order: float | None = None
-    kind: Literal["book", "paper", "course", "video", "article", "other"] | None = None
+    kind: SourceKind | None = None
     authors: StrList = Field(default_factory=list)
     year: int | None = None
     url: str | None = None
-    status: Literal["to-read", "reading", "finished", "dropped"] | None = None
+    status: SourceStatus | None = None
     citekey: str | None = None
     doi: str | None = None
     venue: str | None = None

@@ -9,10 +9,9 @@ from typing import Any
 import networkx as nx
 
 from kb.errors import Diagnostic
-from kb.model import NOTE_TYPES, Link, Note, Ref
+from kb.model import LEVELS, NOTE_TYPES, Link, Note, Ref  # LEVELS: kb.mastery and others import it from here
 from kb.resolve import Resolution, Resolver, normalize
 
-LEVELS: tuple[str, ...] = ("missing", "read", "exercise", "code", "project")
 LEVEL_RANK: dict[str, int] = {name: rank for rank, name in enumerate(LEVELS)}
 
 
@@ -72,7 +71,7 @@ class KnowledgeGraph:
         queries need only the concepts, and 50,000 edges cost a tenth of a second to insert.
         The knowledge graph does not change after build_graph returns; treat it as read-only."""
         if self._graph is None:
-            graph = nx.DiGraph()
+            graph: nx.DiGraph[str] = nx.DiGraph()
             for key, note in self.notes.items():
                 graph.add_node(f"note:{key}", kind="note", title=note.title, type=note.type,
                                path=note.path)
@@ -95,7 +94,7 @@ class KnowledgeGraph:
         """Concept keys only, an edge p → c when p must be learned before c. Built once;
         treat it as read-only."""
         if self._prerequisites is None:
-            prereqs = nx.DiGraph()
+            prereqs: nx.DiGraph[str] = nx.DiGraph()
             prereqs.add_nodes_from(self.concepts)
             prereqs.add_edges_from(self.prerequisite_sites)
             self._prerequisites = prereqs
@@ -267,7 +266,9 @@ class _Builder:
         found_diagnostics = []
         for (before, _after), sites in self.sites.items():
             concept = meant.get(before)
-            for path, line in sites if concept is not None else ():
+            if concept is None:
+                continue
+            for path, line in sites:
                 found_diagnostics.append(Diagnostic(
                     path, line, "warning", "phantom-concept",
                     f"prerequisite '{before}' has no note, but the concept '{concept.key}' is "

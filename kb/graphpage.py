@@ -14,6 +14,7 @@ import os
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -97,7 +98,7 @@ def layered_layout(prereqs: nx.DiGraph, order: Mapping[str, Any]) -> dict[str, P
         indices = range(1, len(layers)) if downward else range(len(layers) - 2, -1, -1)
         neighbours = prereqs.predecessors if downward else prereqs.successors
         for index in indices:
-            layers[index].sort(key=lambda key, along=neighbours: barycentre(key, along))
+            layers[index].sort(key=partial(barycentre, neighbours=neighbours))
             place(layers[index])
     return {key: Placement(node_layer[key], row, rank[key])
             for layer in layers for row, key in enumerate(layer)}

@@ -299,33 +299,56 @@ def _inline_where_links_can_be(state: StateCore) -> None:
     md = state.md
     for token in state.tokens:
         if token.type == "inline" and _may_hold_signals(token.content):
+            if token.children is None:
+                token.children = []
             md.inline.parse(token.content, md, state.env, token.children)
         elif token.type == "inline":
             token.children = []
 
 
-# The first non-blank character a line must start with for each block rule to match it: each
-# of these rules returns False at once otherwise. Rules not listed (table, lheading,
-# paragraph, any other plugin's) may match a line starting with anything.
-_BLOCK_RULE_STARTS = {
+# The first non-blank character a line must start with for each of markdown-it's own block
+# rules to match it: each returns False at once otherwise. The rules are found by these names
+# in a fresh commonmark parser and then known by the function itself, so a rule another plugin
+# registers under one of these names is not mistaken for markdown-it's. Rules not known
+# (table, lheading, paragraph, any other plugin's) may match a line starting with anything.
+_COMMONMARK_STARTS = {
     "code": "",  # only an indented line, and those try every rule
-    "math_block": "$", "fence": "`~", "blockquote": ">", "hr": "*-_", "list": "*-+0123456789",
-    "footnote_def": "[", "reference": "[", "html_block": "<", "heading": "#",
-    "obsidian_comment": "%", "front_matter": "-",
+    "fence": "`~", "blockquote": ">", "hr": "*-_", "list": "*-+0123456789", "reference": "[",
+    "html_block": "<", "heading": "#",
 }
 
 BlockRule = Callable[[StateBlock, int, int, bool], bool]
+RuleStarts = dict[BlockRule, str]  # a block rule function → the characters its lines start with
 
 
-def _rules_by_first_character(rules: list[tuple[str, BlockRule]]) -> BlockRule:
+def _block_rules(md: MarkdownIt) -> list[BlockRule]:
+    return [rule.fn for rule in md.block.ruler.__rules__]
+
+
+def commonmark_starts(md: MarkdownIt) -> RuleStarts:
+    """markdown-it's own block rules in `md` (which no plugin has touched yet) → their starts."""
+    return {rule.fn: _COMMONMARK_STARTS[rule.name] for rule in md.block.ruler.__rules__
+            if rule.name in _COMMONMARK_STARTS}
+
+
+def use_block_plugin(md: MarkdownIt, starts: RuleStarts, first_characters: str,
+                     plugin: Callable[..., None], **options: Any) -> MarkdownIt:
+    """`md.use(plugin)`, noting that every block rule it adds matches only lines starting
+    with one of `first_characters`."""
+    before = set(_block_rules(md))
+    md.use(plugin, **options)
+    starts.update((rule, first_characters) for rule in _block_rules(md) if rule not in before)
+    return md
+
+
+def _rules_by_first_character(rules: list[BlockRule], starts: RuleStarts) -> BlockRule:
     """One block rule that calls, in their order, only those of `rules` that can match the
     line's first non-blank character. A document's first line and indented lines try all."""
-    every = [rule for _name, rule in rules]
-    anywhere = [rule for name, rule in rules if name not in _BLOCK_RULE_STARTS]
-    starts = {char for name, _rule in rules for char in _BLOCK_RULE_STARTS.get(name, "")}
-    by_char = {char: [rule for name, rule in rules
-                      if name not in _BLOCK_RULE_STARTS or char in _BLOCK_RULE_STARTS[name]]
-               for char in starts}
+    every = list(rules)
+    anywhere = [rule for rule in every if rule not in starts]
+    chars = {char for rule in every for char in starts.get(rule, "")}
+    by_char = {char: [rule for rule in every if rule not in starts or char in starts[rule]]
+               for char in chars}
 
     def dispatch(state: StateBlock, start: int, end: int, silent: bool) -> bool:
         if start == 0 or state.is_code_block(start):
@@ -341,46 +364,47 @@ def _rules_by_first_character(rules: list[tuple[str, BlockRule]]) -> BlockRule:
     return dispatch
 
 
-def _dispatch_block_rules(md: MarkdownIt) -> None:
+def dispatch_block_rules(md: MarkdownIt, starts: RuleStarts) -> None:
     """markdown-it tries every block rule at the start of each block, and every terminator
     rule on each line a paragraph, list or quote continues to: about fourteen calls a line,
     most of which can only fail. Replace each rule chain by one rule that skips those, in the
-    same order with the same results: a fifth less markdown-it time on a typical vault."""
+    same order with the same results: a fifth less markdown-it time on a typical vault.
+    `starts` says which first characters each rule can match; a rule not in it is tried on
+    every line."""
     ruler = md.block.ruler
     try:
         names = ruler.get_active_rules()
-        rules = list(zip(names, ruler.getRules(""), strict=True))
-        name_of = {id(rule): name for name, rule in rules}
+        rules = ruler.getRules("")
         chains = sorted({chain for rule in ruler.__rules__ if rule.enabled for chain in rule.alt})
-        by_chain = {chain: [(name_of[id(rule)], rule) for rule in ruler.getRules(chain)]
-                    for chain in chains}
+        by_chain = {chain: ruler.getRules(chain) for chain in chains}
     except (AttributeError, KeyError, ValueError):  # a markdown-it unlike the ones tested
         return
-    if names[-1] != "paragraph":  # the rule that matches any line must come last
+    if len(names) != len(rules) or names[-1] != "paragraph":  # the any-line rule must come last
         return
     # "code" stays enabled because markdown-it asks whether it is before treating indented
     # lines as code; like the rules pushed below, it comes after the first one, which
     # always matches (paragraph matches anything), so the chain never reaches it.
     ruler.disable([name for name in names if name != "code"])
-    ruler.before(names[0], "by_first_character", _rules_by_first_character(rules), {"alt": []})
+    ruler.before(names[0], "by_first_character", _rules_by_first_character(rules, starts), {"alt": []})
     for chain in chains:
-        ruler.push(f"by_first_character_{chain}", _rules_by_first_character(by_chain[chain]),
+        ruler.push(f"by_first_character_{chain}", _rules_by_first_character(by_chain[chain], starts),
                    {"alt": [chain]})
 
 
 @lru_cache(maxsize=4)
 def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> MarkdownIt:
-    """The shared markdown-it instance. `full_inline` parses every paragraph (for rendering);
+    """The shared markdown-it instance. `full_inline` parses every paragraph and records where
+    images stand (kb.publish rewrites images and links in articles with it; notes are parsed
+    with the link-only default);
     `dispatch=False` leaves markdown-it's block rule chains as they are (for comparison)."""
-    md = (
-        MarkdownIt("commonmark")
-        .enable(["table", "strikethrough"])
-        .use(front_matter_plugin)
-        # Obsidian's rule for `$…$`: the opening `$` is not followed by a space, the closing one
-        # neither preceded by a space nor followed by a digit, so `$5 or $10` is text.
-        .use(dollarmath_plugin, double_inline=True, allow_space=False, allow_digits=False)
-        .use(footnote_plugin)
-    )
+    md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    starts = commonmark_starts(md)
+    use_block_plugin(md, starts, "-", front_matter_plugin)
+    # Obsidian's rule for `$…$`: the opening `$` is not followed by a space, the closing one
+    # neither preceded by a space nor followed by a digit, so `$5 or $10` is text.
+    use_block_plugin(md, starts, "$", dollarmath_plugin, double_inline=True, allow_space=False,
+                     allow_digits=False)
+    use_block_plugin(md, starts, "[", footnote_plugin)
     # Footnote definitions stay where they were written (the tail rule would drop
     # unreferenced ones, and their links with them).
     md.core.ruler.disable("footnote_tail")
@@ -394,6 +418,7 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
         "paragraph", "obsidian_comment", _obsidian_comment_block,
         {"alt": ["paragraph", "blockquote", "list"]},
     )
+    starts[_obsidian_comment_block] = "%"
     if not full_inline:
         md.core.ruler.at("inline", _inline_where_links_can_be)
         # Emphasis, strikethrough and entities never hide or make a link, and joining text
@@ -403,7 +428,7 @@ def make_parser(*, full_inline: bool = False, dispatch: bool = True) -> Markdown
         md.core.ruler.disable("text_join")
         md.core.ruler.at("normalize", _normalize_if_needed)
     if dispatch:
-        _dispatch_block_rules(md)
+        dispatch_block_rules(md, starts)
     return md
 
 

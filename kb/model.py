@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from kb.errors import Diagnostic
 
+# Each list of choices is written once, here, as a Literal type (what pydantic validates front
+# matter and kb.toml against, and mypy checks) with its tuple of values (what the CLI offers).
 NoteType = Literal["concept", "reading", "practice", "source"]
-NOTE_TYPES: tuple[str, ...] = ("concept", "reading", "practice", "source")
-PRACTICE_KINDS: tuple[str, ...] = ("exercise", "code", "project")
-SOURCE_KINDS: tuple[str, ...] = ("book", "paper", "course", "video", "article", "other")
-SOURCE_STATUSES: tuple[str, ...] = ("to-read", "reading", "finished", "dropped")
-REVIEW_RESULTS: tuple[str, ...] = ("again", "hard", "good", "easy")  # a practice note's `result`
+PracticeKind = Literal["exercise", "code", "project"]
+SourceKind = Literal["book", "paper", "course", "video", "article", "other"]
+SourceStatus = Literal["to-read", "reading", "finished", "dropped"]
+ReviewResult = Literal["again", "hard", "good", "easy"]  # a practice note's `result`
+Level = Literal["missing", "read", "exercise", "code", "project"]  # how far a concept is mastered
+NOTE_TYPES: tuple[NoteType, ...] = get_args(NoteType)
+PRACTICE_KINDS: tuple[PracticeKind, ...] = get_args(PracticeKind)
+SOURCE_KINDS: tuple[SourceKind, ...] = get_args(SourceKind)
+SOURCE_STATUSES: tuple[SourceStatus, ...] = get_args(SourceStatus)
+REVIEW_RESULTS: tuple[ReviewResult, ...] = get_args(ReviewResult)
+LEVELS: tuple[Level, ...] = get_args(Level)  # lowest first
 
 # Bump whenever a Note parsed from the same bytes could differ: it invalidates the cache.
 PARSER_VERSION = 7

@@ -138,11 +138,11 @@ def costs(kg: KnowledgeGraph, memory: Memory) -> dict[str, tuple[int, int, int]]
             if note is not None and note.minutes is not None and (kind, note.path) not in counted:
                 counted.add((kind, note.path))
                 samples[kind].append(float(note.minutes))
-    review = _estimate(samples["review"], DEFAULT_MINUTES["review"])
+    reviewing = _estimate(samples["review"], DEFAULT_MINUTES["review"])
     practice = _estimate(samples["practice"], DEFAULT_MINUTES["practice"])
     study = DEFAULT_MINUTES["study"]
     learn = (study[0] + practice[0], study[1] + practice[1], study[2] + practice[2])
-    return {"review": review, "practice": practice, "learn": learn}
+    return {"review": reviewing, "practice": practice, "learn": learn}
 
 
 # -- classing -------------------------------------------------------------------------------------
@@ -361,7 +361,7 @@ def _wanted(kg: KnowledgeGraph, targets: Sequence[str]) -> tuple[nx.DiGraph, lis
     wanted: set[str] = set()
     for target in targets:
         wanted |= nx.ancestors(full, target) | {target}
-    sub = nx.DiGraph(full.subgraph(wanted))
+    sub: nx.DiGraph[str] = nx.DiGraph(full.subgraph(wanted))
     notes = []
     for component in nx.strongly_connected_components(sub):
         if len(component) > 1:
@@ -471,7 +471,8 @@ def _ics_escape(text: str) -> str:
 
 def _fold(line: str) -> list[str]:
     """RFC 5545 §3.1: lines of at most 75 octets, continued with a leading space."""
-    out, current = [], ""
+    out: list[str] = []
+    current = ""
     for char in line:
         limit = 75 if not out else 74
         if len((current + char).encode("utf-8")) > limit:

@@ -335,15 +335,40 @@ def _notes_from_workers(items: list[Item], sent: list[Sent]) -> list[Parsed]:
     return results
 
 
+# The libraries whose output a cached record holds: another version of one may parse the same
+# bytes differently, so each one's version is part of the cache's key.
+PARSING_LIBRARIES = ("markdown-it-py", "mdit-py-plugins", "PyYAML", "pydantic")
+
+
+def library_versions() -> str:
+    """`name=version` of each parsing library, from its installed metadata (no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in PARSING_LIBRARIES:
+        try:
+            found.append(f"{name}={version(name)}")
+        except PackageNotFoundError:  # run from a source tree without it installed
+            found.append(f"{name}=?")
+    return ",".join(found)
+
+
+def cache_key() -> str:
+    """What a cached record depends on besides the note's bytes: a cache written under any
+    other key is rebuilt."""
+    from kb import __version__
+    from kb.cache import RECORD_FORMAT
+
+    return f"{__version__}/{PARSER_VERSION}/{RECORD_FORMAT}/{library_versions()}"
+
+
 def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None = None,
                meanwhile: Callable[[], None] | None = None) -> Vault:
     """Read and parse every note, reusing cached records of unchanged files.
     Never raises for a bad note: it becomes a diagnostic. `meanwhile`, if given, is called
     while worker processes parse, if they do (this process only waits for them then)."""
-    from kb import __version__
     from kb.cache import (
         RACY_SECONDS,
-        RECORD_FORMAT,
         CachedRow,
         FreshRow,
         NoteCache,
@@ -354,7 +379,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     )
 
     root = root.resolve()
-    cache = NoteCache(root, f"{__version__}/{PARSER_VERSION}/{RECORD_FORMAT}") if use_cache else None
+    cache = NoteCache(root, cache_key()) if use_cache else None
     cached: dict[str, CachedRow] = {}
     notices = []
     if cache is not None and not cache.stays_inside(root):
@@ -433,14 +458,14 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
 
     if to_parse:
         results = _parse_all(to_parse, limit, progress, meanwhile)
-        for item, (note, digest, error, record) in zip(to_parse, results, strict=True):
-            if note is None:
+        for item, (parsed, digest, error, parsed_record) in zip(to_parse, results, strict=True):
+            if parsed is None:
                 vault.diagnostics.append(Diagnostic(item.shown, 0, "error", "io-error",
                                                     f"cannot read: {error}"))
                 continue
-            by_path[item.shown] = note
+            by_path[item.shown] = parsed
             fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, item.ctime_ns, item.ino,
-                                  digest, note, record))
+                                  digest, parsed, parsed_record))
     vault.parsed = len(to_parse)
     vault.notes = [by_path[f.shown] for f in files if f.shown in by_path]
 

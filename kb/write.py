@@ -94,7 +94,7 @@ def atomic_write(path: Path, text: str | bytes) -> None:
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """kb's temporary files left in `folder` by a run that was killed. Only call this while
     holding the records lock: every kb writing there holds it too, so none is in use."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,21 @@ from click.testing import CliRunner
 from kb.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE_VAULT = REPO
+# The sample vault (notes/, articles/, kb.toml of the checkout), copied once per test session:
+# kb keeps its cache and records in a vault's .kb/, and tests must neither write into the
+# checkout nor depend on what an earlier test left there. Filled by `_sample_vault_copy`.
+SAMPLE_VAULT = Path(tempfile.mkdtemp(prefix="kb-sample-")) / "vault"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sample_vault_copy() -> Iterator[Path]:
+    had_state = (REPO / ".kb").exists()
+    for name in ("notes", "articles"):
+        shutil.copytree(REPO / name, SAMPLE_VAULT / name)
+    shutil.copy2(REPO / "kb.toml", SAMPLE_VAULT / "kb.toml")
+    yield SAMPLE_VAULT
+    shutil.rmtree(SAMPLE_VAULT.parent, ignore_errors=True)
+    assert had_state or not (REPO / ".kb").exists(), "a test ran kb on the checkout itself"
 
 
 @dataclass
@@ -61,11 +77,10 @@ def make_vault(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
 def copy_sample(dest: Path, **settings: str) -> Path:
     """A copy of the sample vault (notes, articles, kb.toml) with kb.toml keys replaced."""
     import re
-    import shutil
 
     for name in ("notes", "articles"):
-        shutil.copytree(SAMPLE_VAULT / name, dest / name)
-    text = (SAMPLE_VAULT / "kb.toml").read_text(encoding="utf-8")
+        shutil.copytree(REPO / name, dest / name)
+    text = (REPO / "kb.toml").read_text(encoding="utf-8")
     for key, value in settings.items():
         text, found = re.subn(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", text)
         assert found == 1, key

@@ -18,7 +18,7 @@ from kb.parse import parse_note
 from kb.slug import slugify
 from kb.write import UnsafePathError, safe_output_path
 
-from .conftest import SAMPLE_VAULT, copy_sample, run_kb
+from .conftest import REPO, SAMPLE_VAULT, copy_sample, run_kb
 
 FIXED_DAY = dt.date(2026, 11, 24)
 
@@ -303,7 +303,7 @@ def test_sample_vault_drafts_are_up_to_date(tmp_path: Path) -> None:
     produced_files = sorted(p for p in (copy / "articles").rglob("*") if p.is_file())
     assert {p.suffix for p in produced_files} == {".md", ".bib"}
     for produced in produced_files:
-        committed = SAMPLE_VAULT / produced.relative_to(copy)
+        committed = REPO / produced.relative_to(copy)
         assert committed.read_text(encoding="utf-8") == produced.read_text(encoding="utf-8")
 
 

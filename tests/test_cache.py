@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ def snapshot(root: Path, use_cache: bool) -> tuple:
     found, missing = gaps(graph)
     return (to_json(graph.graph), [d.format() for d in graph.diagnostics],
             [(g.concept.key, g.concept.level, g.concept.unblocks, g.sources) for g in found], missing,
-            [(n.path, n.body, n.extra) for n in graph.vault.notes], graph.vault.config)
+            list(graph.vault.notes), graph.vault.config)
 
 
 def test_warm_run_parses_nothing_and_equals_cold(make_vault) -> None:
@@ -109,20 +108,6 @@ def test_corrupt_cache_falls_back_with_a_warning(make_vault) -> None:
     assert "cache" in result.stderr and "warning" in result.stderr
     assert kb.open_vault(root).vault.parsed == 0  # rebuilt: the next run uses it again
     assert run_kb("gaps", "--json", vault=root).stderr == ""
-
-
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else False,
-                    reason="root ignores file permissions")
-def test_read_only_cache_folder_still_answers(make_vault) -> None:  # pragma: no cover - non-root
-    root = make_vault({"notes/a.md": "---\ntype: concept\n---\n"})
-    (root / ".kb").mkdir()
-    (root / ".kb").chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        result = run_kb("gaps", "--json", vault=root)
-        assert result.exit_code == 0 and result.json()["gaps"][0]["id"] == "a"
-        assert "cache" in result.stderr
-    finally:
-        (root / ".kb").chmod(stat.S_IRWXU)
 
 
 def test_unwritable_cache_file_still_answers(make_vault) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import pytest
 
 from kb.cli import main
@@ -286,8 +285,10 @@ def test_version() -> None:
     assert __version__ in run_kb("--version").stdout
 
 
-def test_main_is_a_click_group() -> None:
-    assert isinstance(main, click.Group)
+def test_an_unknown_command_is_a_usage_error_naming_it() -> None:
+    result = run_kb("gapz")
+    assert result.exit_code == 2
+    assert "No such command 'gapz'" in result.stderr and result.stdout == ""
 
 
 def test_gaps_table_aligns_wide_characters(make_vault) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
 
-from kb.markdown import make_parser
+from kb.markdown import commonmark_starts, dispatch_block_rules, make_parser
 
 from .conftest import REPO
 
@@ -67,3 +69,34 @@ def test_dispatch_replaces_the_rule_chains() -> None:
     assert active[0] == "by_first_character"
     assert "paragraph" not in active
     assert "paragraph" in make_parser(dispatch=False).block.ruler.get_active_rules()
+
+
+def _at_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """Another plugin's block rule: a line starting with `@@` is a block of its own."""
+    pos = state.bMarks[start] + state.tShift[start]
+    if not state.src.startswith("@@", pos):
+        return False
+    if not silent:
+        token = state.push("at_block", "", 0)
+        token.map = [start, start + 1]
+    state.line = start + 1
+    return True
+
+
+def test_a_rule_kb_does_not_know_is_tried_on_every_line_whatever_its_name() -> None:
+    # Registered under the name of dollarmath's rule, which only matches lines starting with
+    # `$`: the dispatch goes by the function, so this rule still sees its `@@` lines.
+    def parser(dispatch: bool) -> MarkdownIt:
+        md = MarkdownIt("commonmark")
+        starts = commonmark_starts(md)
+        md.use(lambda md: md.block.ruler.before("paragraph", "math_block", _at_block,
+                                                {"alt": ["paragraph", "blockquote", "list"]}))
+        if dispatch:
+            dispatch_block_rules(md, starts)
+            assert md.block.ruler.get_active_rules()[0] == "by_first_character"
+        return md
+
+    text = "para\n@@ one\n\n@@ two\n> @@ three\n- @@ four\n# h\n"
+    dispatched, plain = parser(True).parse(text), parser(False).parse(text)
+    assert token_data(dispatched) == token_data(plain)
+    assert [t.map for t in dispatched if t.type == "at_block"] == [[1, 2], [3, 4], [4, 5], [5, 6]]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kb.cache import note_to_record, record_to_note
 from kb.errors import Diagnostic
+from kb.model import Note
 from kb.parse import parse_note
 
 
@@ -155,6 +158,12 @@ def test_practice_note_without_kind_warns() -> None:
     assert codes(note) == [("missing-practice", 2, "warning")]
 
 
+def assert_cached_equal(note: Note) -> None:
+    """The note read back from its cache record is the same note, every field of it."""
+    record = json.loads(note_to_record(note))
+    assert record_to_note(note.path, note.rel, record, note.body) == note
+
+
 def test_parse_is_pure_and_deterministic() -> None:
     data = b"---\nconcept: a\n---\n[[b]] and [c](c.md)\n"
     first, second = parse_note("notes/x.md", "x", data), parse_note("notes/x.md", "x", data)
@@ -165,16 +174,20 @@ def test_parse_is_pure_and_deterministic() -> None:
 @given(st.text() | st.binary().map(lambda b: b.decode("latin-1")))
 def test_any_text_parses_into_a_note_or_diagnostics(text: str) -> None:
     note = parse_note("notes/fuzz.md", "fuzz", text.encode("utf-8", errors="surrogatepass"))
-    assert note.id == "fuzz"
+    lines = text.count("\n") + text.count("\r") + 1
     assert all(isinstance(d, Diagnostic) and d.path == "notes/fuzz.md" for d in note.diagnostics)
-    assert all(link.line >= 1 for link in note.links)
+    assert all(0 <= d.line <= lines for d in note.diagnostics)
+    assert all(1 <= link.line <= lines and link.literal in text for link in note.links)
+    assert_cached_equal(note)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_parse_into_a_note_or_diagnostics(data: bytes) -> None:
     note = parse_note("notes/fuzz.md", "fuzz", data)
-    assert note.id == "fuzz"
+    assert all(d.path == "notes/fuzz.md" and 0 <= d.line <= data.count(b"\n") + 1
+               for d in note.diagnostics)
+    assert_cached_equal(note)
 
 
 FRONT_MATTER_VALUES = st.recursive(
@@ -186,14 +199,15 @@ FRONT_MATTER_VALUES = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["type", "concept", "prerequisites", "source", "date", "tags",
-                                         "order", "practice", "aliases", "title", "other"]),
+                                         "order", "practice", "aliases", "title", "other", "locator",
+                                         "minutes", "result", "status", "kind"]),
                        FRONT_MATTER_VALUES, max_size=5))
 def test_any_front_matter_values_give_a_note(fields: dict) -> None:
     import yaml
 
     text = "---\n" + yaml.safe_dump(fields, allow_unicode=True) + "---\nbody\n"
     note = parse_note("notes/fm.md", "fm", text.encode())
-    assert note.type in ("concept", "reading", "practice", "source")
+    assert_cached_equal(note)
     assert all(d.line >= 1 for d in note.diagnostics)
 
 
