@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from kb.errors import Diagnostic
 from kb.model import Heading, InlineField, Link, Note, Ref
+from kb.paths import is_inside
 
 CACHE_FILE = Path(".kb") / "cache.sqlite"
 # A file modified this close to the last cache write may have changed again within the same
@@ -240,12 +241,22 @@ class NoteCache:
         self._db: sqlite3.Connection | None = None
 
     def stays_inside(self, root: Path) -> bool:
-        """False when `.kb/` or a cache file is a symlink out of the vault: then the cache is
-        neither read nor written (nor deleted), so a vault cannot aim kb's writes elsewhere."""
-        from kb.paths import is_inside
+        """False when `.kb/` or a cache file is a symlink (inside the vault or out of it) or not
+        a regular file: then the cache is neither read nor written (nor deleted), so a vault
+        can aim kb's writes at nothing else, and a FIFO in `.kb/` cannot hang it."""
+        import stat
 
-        places = [self.path.parent, *(Path(str(self.path) + s) for s in ("", "-journal", "-wal", "-shm"))]
-        return all(is_inside(p, root) for p in places if os.path.lexists(p))
+        folder = self.path.parent
+        if os.path.lexists(folder) and (os.path.islink(folder) or not folder.is_dir()
+                                        or not is_inside(folder, root)):
+            return False
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            place = str(self.path) + suffix
+            if os.path.lexists(place):
+                info = os.lstat(place)
+                if not stat.S_ISREG(info.st_mode):  # a symlink, FIFO, device or folder
+                    return False
+        return True
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._db is None:

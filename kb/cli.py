@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
@@ -158,8 +159,21 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+_STYLED = re.compile(r"(\x1b\[[0-9;]*m)(.*)(\x1b\[0m)", re.DOTALL)
+
+
+def _cell(text: str) -> str:
+    """A table cell safe to print: a title holding terminal escapes (clearing the screen,
+    writing the clipboard) is shown escaped; kb's own colour around a cell is kept."""
+    styled = _STYLED.fullmatch(text)
+    if styled:
+        return styled.group(1) + printable(styled.group(2)) + styled.group(3)
+    return printable(text)
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain aligned table; the last column is never padded."""
+    rows = [[_cell(str(cell)) for cell in row] for row in rows]
     widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
@@ -183,6 +197,9 @@ def _user_errors() -> Iterator[None]:
         raise SystemExit(1) from None
     except KbError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a read-only vault, a full disk: said, not a traceback
+        where = f" {printable(str(exc.filename))}" if exc.filename else ""
+        raise click.ClickException(f"cannot write{where}: {exc.strerror or exc}") from None
 
 
 CHECK_SUMMARY_ABOVE = 200  # more diagnostics than this: `kb check` groups them by code
@@ -814,7 +831,7 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
                     "notes": notes, "sources": sources, "prerequisites": needs,
                     "dependents": needed_by, "memory": remembered})
     else:
-        click.echo(click.style(f"{concept.title}", bold=True) + f"  ({concept.key})")
+        click.echo(click.style(printable(concept.title), bold=True) + f"  ({printable(concept.key)})")
         click.echo(f"level:          {concept.level}")
         click.echo(f"unblocks:       {concept.unblocks}")
         click.echo(f"prerequisites:  {', '.join(needs) or '-'}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Lt  # what pydantic reads constraints from; cheap to import
+from annotated_types import Ge, Gt, Le, Lt  # what pydantic reads constraints from; cheap to import
 
 from kb.errors import Diagnostic, printable
 from kb.model import NOTE_TYPES, NoteType
@@ -26,6 +26,7 @@ CONFIG_NAME = "kb.toml"
 CONFIG_MAX_BYTES = 1 << 20  # a settings file; anything larger is not one
 CONFIG_MAX_DEPTH = 16  # kb.toml's own schema nests three deep
 DEFAULT_MAX_NOTE_BYTES = 8 << 20
+MAX_NOTE_BYTES_CEILING = 256 << 20  # what a vault's own kb.toml may raise the limit to, at most
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Config:
     # notes-relative glob patterns (`Archive/**`, `*.excalidraw.md`) of files that are not notes
     exclude: list[str] = field(default_factory=list)
     # a larger file is reported and skipped, so one huge or endless file cannot stall kb
-    max_note_bytes: Annotated[int, Ge(1)] = DEFAULT_MAX_NOTE_BYTES
+    max_note_bytes: Annotated[int, Ge(1), Le(MAX_NOTE_BYTES_CEILING)] = DEFAULT_MAX_NOTE_BYTES
     retention: Annotated[float, Gt(0), Lt(1)] = 0.9  # kb review: desired recall probability
     # where `kb new` and `kb sources import` put each type of note, relative to `notes`
     folders: dict[NoteType, str] = field(default_factory=dict)
@@ -304,26 +305,40 @@ def load_config(root: Path, memo: str | None = None
     text, problem = read_config_text(root)
     if problem is not None:
         return Config(), [problem], None
-    remembered = config_from_memo(memo, text) if memo is not None else None
+    stamp = _config_stamp(root)
+    remembered = config_from_memo(memo, text, stamp) if memo is not None else None
     if remembered is not None:
         return *remembered, None
     config, diagnostics = parse_config(text)
-    return config, diagnostics, config_memo(text, config, diagnostics)
+    return config, diagnostics, config_memo(text, config, diagnostics, stamp)
 
 
-def config_memo(text: str | None, config: Config, diagnostics: list[Diagnostic]) -> str:
+def _config_stamp(root: Path) -> list[int] | None:
+    """kb.toml's size, mtime, ctime and inode: a memo made on this machine from this very
+    file. A memo in a `.kb/` that came with someone else's vault cannot match it, so a forged
+    memo is never taken instead of validating kb.toml."""
+    try:
+        info = os.stat(root / CONFIG_NAME)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+
+def config_memo(text: str | None, config: Config, diagnostics: list[Diagnostic],
+                stamp: list[int] | None = None) -> str:
     """What validating kb.toml's `text` gave, as JSON, to be kept in the cache."""
-    return json.dumps({"text": text, "config": dataclasses.asdict(config),
+    return json.dumps({"text": text, "stamp": stamp, "config": dataclasses.asdict(config),
                        "diagnostics": [dataclasses.astuple(d) for d in diagnostics]},
                       ensure_ascii=False)
 
 
-def config_from_memo(memo: str, text: str | None) -> tuple[Config, list[Diagnostic]] | None:
+def config_from_memo(memo: str, text: str | None, stamp: list[int] | None = None
+                     ) -> tuple[Config, list[Diagnostic]] | None:
     """The config and diagnostics a memo holds, if it was made from exactly this `text`;
     None when it was not, or is not a memo at all."""
     try:
         data = json.loads(memo)
-        if data["text"] != text:
+        if data["text"] != text or data.get("stamp") != stamp:
             return None
         values = dict(data["config"])
         values["series"] = [SeriesConfig(**s) for s in values["series"]]

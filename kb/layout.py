@@ -18,6 +18,7 @@ from typing import Any
 
 from kb.conventions import field_name, heading_name, note_tags
 from kb.errors import printable
+from kb.paths import NotReadableError, is_inside, read_regular_file
 
 SAMPLE_NOTES = 2000  # notes read to suggest conventions; a larger vault is sampled evenly
 READ_MAX_BYTES = 1 << 20
@@ -172,10 +173,11 @@ def survey(root: Path) -> Layout:
     layout.markdown_files = len(files)
     step = max(1, math.ceil(len(files) / SAMPLE_NOTES))
     for path in files[::step]:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(READ_MAX_BYTES)
-        except OSError:
+        try:  # only regular files inside the vault, never blocking (see kb.paths)
+            if not is_inside(path, root):
+                continue
+            data = read_regular_file(str(path), READ_MAX_BYTES)
+        except (OSError, NotReadableError):
             continue
         rel = path.relative_to(base).as_posix()
         note = parse_note(rel, rel[:-3], data)

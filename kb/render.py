@@ -7,13 +7,18 @@ only from inside the templates folder (no symlink out of it), as UTF-8."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable
-from pathlib import Path
+import threading
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
@@ -90,6 +95,37 @@ class VaultTemplateLoader(jinja2.BaseLoader):
         return source, path, lambda: os.path.isfile(path) and os.path.getmtime(path) == mtime
 
 
+# Values a template may hold but never look into or call anything on: a path can read and
+# write files (`p.write_text`), a file or module can do anything.
+_OPAQUE = (PurePath, os.PathLike, io.IOBase, types.ModuleType, type)
+TEMPLATE_SECONDS = 60  # a template that renders longer than this is stopped
+MAX_TEMPLATE_STRING = 16 << 20  # `"x" * 4000000000` would take all memory
+
+
+class KbSandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox, immutable (a template cannot change the lists and dicts kb hands it,
+    such as the images an article copies), with paths, files, modules and classes opaque,
+    and repetition of a string bounded. Rendering itself is bounded in time by `render`."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, _OPAQUE) or isinstance(value, _OPAQUE):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and right > 100:
+            raise jinja2.sandbox.SecurityError("a power above 100 is not computed in a template")
+        if operator == "*":
+            for text, times in ((left, right), (right, left)):
+                if isinstance(text, str | list) and isinstance(times, int) and \
+                        len(text) * times > MAX_TEMPLATE_STRING:
+                    raise jinja2.sandbox.SecurityError("a repetition larger than 16 MiB is not "
+                                                       "computed in a template")
+        return super().call_binop(context, operator, left, right)
+
+
 def environment(vault_templates: Path | None) -> jinja2.Environment:
     """The template environment: the vault's templates first, the built-in ones second, all
     rendered in Jinja2's sandbox."""
@@ -97,7 +133,7 @@ def environment(vault_templates: Path | None) -> jinja2.Environment:
     if vault_templates is not None and vault_templates.is_dir():
         loaders.append(VaultTemplateLoader(vault_templates))
     loaders.append(jinja2.FileSystemLoader(str(builtin_templates_dir())))
-    env = jinja2.sandbox.SandboxedEnvironment(
+    env = KbSandbox(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "htm.j2", "xml.j2", "html"),
@@ -162,6 +198,29 @@ def article_context(article: Article, *, author: str | None, today: dt.date,
     }
 
 
+class _TemplateTimeout(Exception):
+    """Raised inside a render that ran past its time."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Stop the block after `seconds` of wall time (an alarm signal: main thread, POSIX)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise _TemplateTimeout
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def render(env: jinja2.Environment, template_name: str, context: dict[str, Any]) -> str:
     try:
         template = env.get_template(template_name)
@@ -172,7 +231,11 @@ def render(env: jinja2.Environment, template_name: str, context: dict[str, Any])
         raise TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: "
                             f"{exc.message}") from None
     try:
-        return template.render(context)
+        with _time_limit(TEMPLATE_SECONDS):
+            return template.render(context)
+    except _TemplateTimeout:
+        raise TemplateError(f"{template.filename}: still rendering after {TEMPLATE_SECONDS} s; "
+                            "stopped (a loop that never ends?)") from None
     except jinja2.TemplateSyntaxError as exc:  # in a template included at render time
         raise TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: "
                             f"{exc.message}") from None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.config import CONFIG_NAME
+from kb.paths import NotReadableError, is_inside, read_regular_file
 from kb.render import builtin_templates_dir
 
 # Every key with its default; the README's "Configuration" section says the same.
@@ -156,7 +157,10 @@ def init_vault(root: Path) -> InitReport:
     file(CONFIG_NAME, config_text)
     for folder in folders:
         path = root / folder
-        if path.is_dir():
+        if os.path.lexists(path) and not is_inside(path, root):
+            report.kept.append((folder + "/", "a symlink to a place outside the vault; kb writes "
+                                              "nothing there"))
+        elif path.is_dir():
             report.kept.append((folder + "/", "exists"))
         elif path.exists():
             report.kept.append((folder + "/", "a file of that name exists"))
@@ -165,7 +169,7 @@ def init_vault(root: Path) -> InitReport:
             report.created.append(folder + "/")
     templates_folder = next(f for f in folders if f.endswith("templates"))
     templates = root / templates_folder
-    if templates.is_dir():
+    if templates.is_dir() and is_inside(templates, root):
         for builtin in sorted(builtin_templates_dir().glob("*.j2")):
             if builtin.name not in NOT_COPIED:
                 file(f"{templates_folder}/{builtin.name}", builtin.read_text(encoding="utf-8"))
@@ -175,8 +179,9 @@ def init_vault(root: Path) -> InitReport:
         report.created.append(".gitignore")
     else:
         try:
-            lines = {ln.strip() for ln in gitignore.read_text(encoding="utf-8").splitlines()}
-        except (OSError, UnicodeDecodeError):
+            text = read_regular_file(str(gitignore), 1 << 20).decode("utf-8")
+            lines = {ln.strip() for ln in text.splitlines()}
+        except (OSError, UnicodeDecodeError, NotReadableError):
             lines = set()
         has_kb = lines & {".kb", ".kb/", "/.kb", "/.kb/"}
         report.kept.append((".gitignore", "exists" if has_kb else

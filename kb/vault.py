@@ -383,7 +383,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     cached: dict[str, CachedRow] = {}
     notices = []
     if cache is not None and not cache.stays_inside(root):
-        notices.append(".kb/ (or a file in it) is a symlink to a place outside the vault; "
+        notices.append(".kb/ or a cache file in it is a symlink or not a regular file; "
                        "the cache is not used")
         cache = None
     if cache is not None:
@@ -425,20 +425,24 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
     limit = config.max_note_bytes
     for item in files:
         row = cached.get(item.shown)
-        if row is None or row.rel != item.rel:
+        # A row counts only for the very file it was made from (its stat key, inode and ctime
+        # included): a file touched or replaced since, and any row in a cache that came with
+        # someone else's vault, is parsed again — the content hash alone never vouches for a
+        # record, since whoever wrote the file can compute it.
+        if (row is None or row.rel != item.rel or (row.size, row.mtime_ns, row.ctime_ns, row.ino)
+                != (item.size, clamp_stamp(item.mtime_ns), clamp_stamp(item.ctime_ns),
+                    clamp_stamp(item.ino))):
             to_parse.append(item)
-        elif ((row.size, row.mtime_ns, row.ctime_ns, row.ino)
-              == (item.size, clamp_stamp(item.mtime_ns), clamp_stamp(item.ctime_ns), clamp_stamp(item.ino))
-              and item.ctime_ns < racy_after):
+        elif item.ctime_ns < racy_after:
             reuse.append((item, row, False))
-        else:
+        else:  # changed so close to the cache write that the stat cannot tell: compare bytes
             try:
                 data = read_note_file(item, limit)
             except (OSError, NotReadableError):
                 to_parse.append(item)  # parsing reports it
                 continue
-            if _digest(data) == row.digest:  # touched (or too recent to trust), not changed
-                reuse.append((item, row, True))
+            if _digest(data) == row.digest:
+                reuse.append((item, row, True))  # stored again, so it is out of the window next time
             else:
                 to_parse.append(item)
 

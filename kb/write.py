@@ -21,8 +21,8 @@ try:
 except ImportError:  # Windows: no flock; parallel runs there are not protected
     fcntl = None  # type: ignore[assignment]
 
-from kb.errors import KbError
-from kb.paths import UnsafePathError, confined, read_regular_file
+from kb.errors import KbError, printable
+from kb.paths import NotReadableError, UnsafePathError, confined, is_inside, read_regular_file
 from kb.resolve import normalize
 
 __all__ = ["UnsafePathError", "atomic_write", "create_new_file", "safe_output_path", "write_article"]
@@ -31,6 +31,7 @@ RECORD_FILE = Path(".kb") / "generated.json"
 LOCK_FILE = Path(".kb") / "generated.lock"
 RECORDS_MAX_BYTES = 16 << 20
 ASSET_MAX_BYTES = 64 << 20  # an image copied beside an article
+ARTICLE_MAX_BYTES = 64 << 20  # an article on disk, read to tell whether it was edited
 
 
 def state_file(root: Path, name: Path) -> Path:
@@ -287,8 +288,11 @@ def write_article(root: Path, articles_dir: Path, relative: str, text: str, reco
     with records.locked():
         remove_stale_temporaries(path.parent)
         outcome: WriteOutcome = "written"
-        if path.exists():
-            current = path.read_bytes()
+        if os.path.lexists(path):
+            try:
+                current = read_regular_file(str(path), ARTICLE_MAX_BYTES)
+            except NotReadableError as exc:
+                raise UnsafePathError(f"{key} is {exc}; kb will not replace it") from None
             if current == data:
                 records.record(key, data)
                 return path, "unchanged"
@@ -311,15 +315,18 @@ def _written_by_kb(current: bytes, entry: dict[str, str] | None) -> bool:
 
 
 def write_asset(articles_dir: Path, relative: str, source: Path, records: Records) -> bool:
-    """Copy an image into articles/ under its content-addressed name; False if already there."""
-    path = safe_output_path(articles_dir, relative)
+    """Copy an image into articles/ under its content-addressed name; False if already there.
+    The image must be a file inside the vault (its real path), whatever asked for it."""
+    if not is_inside(source, records.root):
+        raise UnsafePathError(f"refusing to copy {printable(str(source))}: it is outside the vault")
+    path = safe_output_path(articles_dir, relative, records.root)
     data = read_regular_file(str(source), ASSET_MAX_BYTES)  # never a FIFO, device or huge file
     with records.locked():
         remove_stale_temporaries(path.parent)
         try:
-            if path.read_bytes() == data:
+            if read_regular_file(str(path), ASSET_MAX_BYTES) == data:
                 return False
-        except OSError:
-            pass
+        except (OSError, NotReadableError):
+            pass  # absent, or not the file kb wrote under its own content-addressed name
         atomic_write(path, data)
     return True

@@ -100,6 +100,37 @@ def test_vault_template_cannot_run_code(hostile, payload: str) -> None:
     hostile.nothing_outside_changed()
 
 
+@pytest.mark.parametrize("payload", [
+    # a path handed to the template (an image the article copies) must not read or write files
+    "{% for k, p in article.assets.items() %}{{ p.joinpath('/etc/hostname').read_text() }}"
+    "{{ p.parent.joinpath('PWNED').write_text('x') }}{% endfor %}",
+    # nor may the template change what kb copies into articles/ after it
+    "{{ article.assets.update({'assets/stolen.txt': '{outside}/secret.md'}) or '' }}",
+    "{{ 'x' * 4000000000 }}",
+])
+def test_template_cannot_reach_files_through_the_values_it_is_given(hostile, payload: str) -> None:
+    root = hostile.write({"templates/article.md.j2": payload.replace("{outside}", str(hostile.elsewhere)),
+                          "notes/img.png": "not really a png", "notes/a.md": "# A\n\n![[img.png]]\n"})
+    result = run_kb("article", "a", vault=root)
+    assert result.exit_code == 1
+    assert "sandbox" in result.stderr
+    assert not (root / "articles" / "assets" / "stolen.txt").exists()
+    assert not list(root.rglob("PWNED")) and "SECRET" not in result.stdout
+    hostile.nothing_outside_changed()
+
+
+def test_a_template_that_never_ends_is_stopped(hostile, monkeypatch) -> None:
+    import kb.render
+
+    monkeypatch.setattr(kb.render, "TEMPLATE_SECONDS", 1)
+    root = hostile.write({"templates/article.md.j2":
+                          "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"})
+    started = time.monotonic()
+    result = run_kb("article", "other", "--stdout", vault=root)
+    assert result.exit_code == 1 and "still rendering after 1 s" in result.stderr
+    assert time.monotonic() - started < 30
+
+
 def test_sandboxed_templates_still_do_everything_documented(tmp_path: Path) -> None:
     root = copy_sample(tmp_path / "vault")
     for name in ("article.md.j2", "article.qmd.j2"):
@@ -159,6 +190,42 @@ def test_symlinked_kb_state_folder_leading_outside_is_never_written(hostile) -> 
     assert "the cache is not used" in result.stderr
     run_kb("article", "other", vault=root)
     hostile.nothing_outside_changed()
+
+
+@pytest.mark.parametrize("shape", ["fifo-journal", "link-to-a-note", "folder"])
+def test_odd_files_in_the_kb_state_folder_neither_hang_nor_get_written(make_vault, shape: str) -> None:
+    root = make_vault({"notes/a.md": "a\n", "README.md": "mine\n"})
+    (root / ".kb").mkdir()
+    if shape == "fifo-journal":
+        os.mkfifo(root / ".kb" / "cache.sqlite-journal")
+    elif shape == "link-to-a-note":
+        (root / ".kb" / "cache.sqlite").symlink_to(root / "README.md")
+    else:
+        (root / ".kb" / "cache.sqlite").mkdir()
+    result = kb_process("list", "--json", "--vault", str(root), timeout=60)
+    assert result.returncode == 0 and "the cache is not used" in result.stderr
+    assert (root / "README.md").read_text() == "mine\n"
+
+
+def test_a_fifo_where_an_article_goes_is_refused_not_waited_on(make_vault) -> None:
+    root = make_vault({"kb.toml": "", "notes/b.md": "# B\n"})
+    (root / "articles").mkdir()
+    os.mkfifo(root / "articles" / "b.md")
+    result = kb_process("article", "b", "--vault", str(root), timeout=60)
+    assert result.returncode == 1 and "FIFO" in result.stderr and "will not replace it" in result.stderr
+
+
+def test_init_never_writes_through_a_symlinked_folder(hostile, tmp_path: Path) -> None:
+    target = tmp_path / "init"
+    target.mkdir()
+    (hostile.elsewhere / "t").mkdir()
+    (target / "templates").symlink_to(hostile.elsewhere / "t", target_is_directory=True)
+    os.mkfifo(target / ".gitignore")
+    before = snapshot(hostile.elsewhere)
+    result = kb_process("init", str(target), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "outside the vault" in result.stdout
+    assert snapshot(hostile.elsewhere) == before
 
 
 def test_new_note_through_a_dangling_folder_symlink_is_refused(hostile) -> None:
@@ -494,3 +561,48 @@ def test_obsidian_template_folders_and_exclude_globs_are_not_notes(make_vault) -
     assert check.exit_code == 0 and check.json()["diagnostics"] == []
     listed = sorted(n["path"] for n in run_kb("list", "--json", vault=root).json()["notes"])
     assert listed == ["Meta/real.md", "Note.md"]
+
+
+def test_a_cache_that_came_with_the_vault_is_not_believed(make_vault) -> None:
+    """Whoever wrote the vault knows its bytes, so a record with the right content hash and
+    checksum proves nothing: only a row made from this very file (inode, ctime) is used."""
+    from kb.cache import checksum
+
+    root = make_vault({"notes/a.md": "---\ntitle: Alpha\n---\n"})
+    run_kb("list", vault=root)
+    db = sqlite3.connect(root / ".kb" / "cache.sqlite")
+    with db:
+        record, body = db.execute("SELECT record, body FROM notes").fetchone()
+        forged = record.replace("Alpha", "FORGED")
+        db.execute("UPDATE notes SET record = ?, checksum = ?, ino = ino + 1",
+                   (forged, checksum(forged, body)))
+        memo = json.loads(db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+        memo["config"]["max_note_bytes"] = "huge"
+        memo["stamp"] = [1, 2, 3, 4]
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(memo),))
+    db.close()
+    result = run_kb("list", "--json", vault=root)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["notes"][0]["title"] == "Alpha"
+
+
+def test_titles_cannot_drive_the_terminal(make_vault) -> None:
+    root = make_vault({"notes/e.md": "# Evil \x1b]52;c;cHduZWQ=\x07\x1b[2J\x1b[31mRED\n"})
+    for args in (["list"], ["gaps"], ["show", "e"]):
+        result = run_kb(*args, vault=root)
+        assert "\x1b]" not in result.stdout and "\x1b[2J" not in result.stdout, args
+        assert "\\x1b]52" in result.stdout, args
+
+
+def test_python_m_kb_runs_no_module_from_the_current_folder(make_vault) -> None:
+    root = make_vault({"notes/a.md": "a\n", "yaml.py": "open('RAN', 'w').write('x')\n"})
+    result = subprocess.run([sys.executable, "-m", "kb", "check", "--vault", str(root)],
+                            capture_output=True, text=True, timeout=60, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert not (root / "RAN").exists()
+
+
+def test_a_vault_cannot_lift_the_note_size_ceiling(make_vault) -> None:
+    root = make_vault({"kb.toml": "max_note_bytes = 1000000000000\n", "notes/a.md": "a\n"})
+    check = run_kb("check", "--json", vault=root)
+    assert codes(check, "config-error") == [("kb.toml", 1, "error")]
