@@ -45,6 +45,9 @@ from kb.slug import slugify, unique
 
 ASSETS = "assets"  # images are copied here, beside the article
 MAX_EMBED_DEPTH = 8
+# Embeds replaced by their text in one article, all depths together: nine notes embedding the
+# next one ten times each would otherwise stand for a billion copies.
+MAX_EMBEDS = 1000
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:|^//")
 
@@ -99,6 +102,7 @@ class BodyWriter:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     linked_sources: list[Note] = field(default_factory=list)
     _images: dict[str, list[Path]] | None = None
+    embedded: int = 0  # embeds replaced by their text so far in this article
 
     # -- the whole body ------------------------------------------------------------------
     def body(self, note: Note, base_level: int, used_footnotes: set[str]) -> str:
@@ -181,6 +185,13 @@ class BodyWriter:
             self.diagnostics.append(Diagnostic(origin.path, line, "warning", "missing-embed",
                                                f"embedded note '{target}' not found; its name is "
                                                "shown instead"))
+            return self.link(origin, target, fragment, label)
+        self.embedded += 1
+        if self.embedded > MAX_EMBEDS:  # embeds of embeds can multiply: the whole is bounded
+            if self.embedded == MAX_EMBEDS + 1:
+                self.diagnostics.append(Diagnostic(
+                    origin.path, line, "warning", "embed-limit",
+                    f"more than {MAX_EMBEDS:,} embeds in one article; the rest are shown as links"))
             return self.link(origin, target, fragment, label)
         key = (id(note), normalize(fragment) if fragment else None)
         if key in stack or len(stack) > MAX_EMBED_DEPTH:

@@ -19,7 +19,10 @@ from kb.markdown import make_parser
 
 MAX_HEADING = 6
 # A line's container prefix: blockquote markers and list markers, with their spaces.
-_CONTAINER = r"(?:[ \t]*(?:>[ \t]?|[-*+][ \t]+|\d{1,9}[.)][ \t]+))*[ \t]*"
+# Container prefixes (quote marks, list markers, the space around them). Written so that each
+# space can be matched one way only: a pattern where it could go to either of two `[ \t]*`
+# takes exponential time on a long run of `>   >   >`.
+_CONTAINER = r"[ \t]*(?:(?:>|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]))[ \t]*)*"
 _ATX = re.compile(rf"^({_CONTAINER})(#{{1,6}})(?=[ \t]|$)")
 _PREFIX = re.compile(rf"^({_CONTAINER})")
 _CALLOUT = re.compile(r"^\[!([\w-]+)\]([+-]?)[ \t]*(.*)$")
@@ -112,6 +115,8 @@ def _cell_bounds(row: str) -> list[tuple[int, int]]:
 def _walk_source(source: str, start: int, content: str, column: int) -> int:
     """The source offset of content[column], given that content starts at source[start]
     (a table cell shows `\\|` in the source as `|`)."""
+    if "|" not in content[:column]:  # nearly always: no character differs in width
+        return start + column
     pos = start
     for index in range(column):
         if content[index] == "|" and source.startswith("\\|", pos):
@@ -354,11 +359,14 @@ def protected_lines(tokens: list[Token]) -> set[int]:
 
 
 # -- callouts ------------------------------------------------------------------------------
-def convert_callouts(text: str, *, quarto: bool) -> str:
+MAX_CALLOUT_NESTING = 32  # deeper callouts are left as the blockquotes they are
+
+
+def convert_callouts(text: str, *, quarto: bool, depth: int = 0) -> str:
     """`> [!type]± Title` blockquotes to Quarto callouts (`::: {.callout-…}`) or, in plain
     mode, a blockquote opening with the title in bold; nesting kept, and a callout in a list
     item stays in it."""
-    if "[!" not in text:
+    if "[!" not in text or depth > MAX_CALLOUT_NESTING:
         return text
     tokens = make_parser().parse(text)
     lines = text.split("\n")
@@ -382,8 +390,8 @@ def convert_callouts(text: str, *, quarto: bool) -> str:
         rest = continuation(lead)
         inner = [_QUOTE_MARK.sub("", line.removeprefix(rest) if i else line[len(lead):], count=1)
                  for i, line in enumerate(lines[begin:end])]
-        block = _callout(match, convert_callouts("\n".join(inner[1:]).strip("\n"), quarto=quarto),
-                         quarto=quarto)
+        block = _callout(match, convert_callouts("\n".join(inner[1:]).strip("\n"), quarto=quarto,
+                                                 depth=depth + 1), quarto=quarto)
         placed = [(lead if i == 0 else rest) + line if line.strip() else rest.rstrip()
                   for i, line in enumerate(block)]
         edits.append((begin, end, placed))

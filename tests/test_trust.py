@@ -606,3 +606,44 @@ def test_a_vault_cannot_lift_the_note_size_ceiling(make_vault) -> None:
     root = make_vault({"kb.toml": "max_note_bytes = 1000000000000\n", "notes/a.md": "a\n"})
     check = run_kb("check", "--json", vault=root)
     assert codes(check, "config-error") == [("kb.toml", 1, "error")]
+
+
+ARTICLE_WORK = textwrap.dedent("""
+    import os, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))
+    resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
+    from pathlib import Path
+    from click.testing import CliRunner
+    from kb.cli import main
+    root = Path(sys.argv[1])
+    cases = {
+        "deep quote markers": "\\n\\n".join(['>   ' * 19 + 'x [[a]]'] * 300),
+        "a long line of links": "[[x]] " * 16000,
+        "a long line of embeds": "![[a]] " * 8000,
+        "nested callouts": "\\n".join('>' * i + ' [!note]' for i in range(1, 600)),
+    }
+    for i in range(9):  # nine notes, each embedding the next ten times
+        (root / "notes" / f"n{i}.md").write_text("\\n\\n".join([f"![[n{i + 1}]]"] * 10) + "\\n")
+    (root / "notes" / "n9.md").write_text("leaf\\n")
+    cases["embeds of embeds"] = None
+    for name, body in cases.items():
+        target = "n0"
+        if body is not None:
+            target = "x" + str(len(os.listdir(root / "notes")))
+            (root / "notes" / f"{target}.md").write_text(body + "\\n")
+        start = time.process_time()
+        result = CliRunner().invoke(main, ["article", target, "--stdout", "--vault", str(root)])
+        print(name, round(time.process_time() - start, 2), result.exit_code, sep="\\t")
+""")
+
+
+def test_article_work_is_bounded_whatever_the_notes_hold(tmp_path: Path) -> None:
+    """Shapes that took a minute or more, or a billion embeds, in `kb article` (not in check)."""
+    root = write_vault(tmp_path / "vault", {"kb.toml": "", "notes/a.md": "# A\n"})
+    result = subprocess.run([sys.executable, "-c", ARTICLE_WORK, str(root)], capture_output=True,
+                            text=True, timeout=600, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert len(rows) == 5
+    for name, seconds, status in rows:
+        assert status == "0" and float(seconds) < 20, (name, seconds, status)
