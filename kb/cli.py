@@ -673,8 +673,10 @@ def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, repor
     from kb.signals import unwritten_notes
 
     found, missing = find_gaps(kg, level)
-    unwritten = unwritten_notes(kg)
     practice_notes = sum(1 for n in kg.notes.values() if n.type == "practice")
+    # Notes linked but never written are the signal of a vault kb's types do not describe yet;
+    # where practice notes exist, `kb check` lists those links (so the text skips the search).
+    unwritten = unwritten_notes(kg) if as_json or show_all or not practice_notes else []
     today = _today()
     memory = _memory(ctx, kg, today)
     faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.cache import clamp_stamp
 from kb.config import Config, load_config
 from kb.errors import Diagnostic, printable
 from kb.model import PARSER_VERSION, Note
@@ -84,6 +85,9 @@ class NoteFile:
     ctime_ns: int = 0
     ino: int = 0
     linked: bool = False  # reached through a symlink (whose target stays in the vault)
+
+
+_STAMP_MIN, _STAMP_MAX = -(1 << 63), (1 << 63) - 1  # what SQLite stores (kb.cache.clamp_stamp)
 
 
 def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
@@ -158,8 +162,11 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
                         continue
                     shown = (entry.path[root_prefix:].replace(os.sep, "/") if inside_root
                              else vault.relpath(Path(entry.path)))
+                    mtime, ctime = info.st_mtime_ns, info.st_ctime_ns
+                    if not (_STAMP_MIN <= mtime <= _STAMP_MAX and _STAMP_MIN <= ctime <= _STAMP_MAX):
+                        mtime, ctime = clamp_stamp(mtime), clamp_stamp(ctime)  # after 2262
                     markdown.append(NoteFile(entry.path, shown, rel_path[:-3], info.st_size,
-                                             info.st_mtime_ns, info.st_ctime_ns, info.st_ino, linked))
+                                             mtime, ctime, info.st_ino, linked))
                 else:
                     attachments.add(normalize(rel_path))
             except OSError as exc:
@@ -373,7 +380,6 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
         FreshRow,
         NoteCache,
         checksum,
-        clamp_stamp,
         decode_records,
         record_to_note,
     )
@@ -430,8 +436,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
         # someone else's vault, is parsed again — the content hash alone never vouches for a
         # record, since whoever wrote the file can compute it.
         if (row is None or row.rel != item.rel or (row.size, row.mtime_ns, row.ctime_ns, row.ino)
-                != (item.size, clamp_stamp(item.mtime_ns), clamp_stamp(item.ctime_ns),
-                    clamp_stamp(item.ino))):
+                != (item.size, item.mtime_ns, item.ctime_ns, item.ino)):
             to_parse.append(item)
         elif item.ctime_ns < racy_after:
             reuse.append((item, row, False))
