@@ -165,6 +165,8 @@ _STYLED = re.compile(r"(\x1b\[[0-9;]*m)(.*)(\x1b\[0m)", re.DOTALL)
 def _cell(text: str) -> str:
     """A table cell safe to print: a title holding terminal escapes (clearing the screen,
     writing the clipboard) is shown escaped; kb's own colour around a cell is kept."""
+    if text.isascii() and text.isprintable():  # nearly every cell
+        return text
     styled = _STYLED.fullmatch(text)
     if styled:
         return styled.group(1) + printable(styled.group(2)) + styled.group(3)
