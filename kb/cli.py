@@ -1131,14 +1131,14 @@ def _today() -> Any:
 def _memory(ctx: click.Context, kg: Any, today: Any, as_of: Any = None) -> Any:
     """Every practiced concept's memory, remembered in .kb/memory.json unless --no-cache."""
     from kb.memory import MEMO_FILE, build_memory
-    from kb.paths import UnsafePathError, confined
+    from kb.paths import UnsafePathError, state_file
 
     options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
     memo = None
     if not options.get("no_cache"):
         root = kg.vault.root
         try:  # never through a .kb/ that a symlink takes out of the vault
-            memo = confined(root, root / MEMO_FILE.parent, MEMO_FILE.name)
+            memo = state_file(root, MEMO_FILE)
         except UnsafePathError:
             memo = None
     return build_memory(kg, today=today, as_of=as_of, retention=kg.vault.config.retention, memo=memo)

@@ -81,7 +81,7 @@ class Conventions:
     # "heading": front-matter title, else the opening # heading, else the file name (kb's
     # default); "file-name": front-matter title, else the file name (as Obsidian shows it)
     title: Literal["heading", "file-name"] = "heading"
-    types: dict[Literal["concept", "reading", "practice", "source"], TypeRule] = field(default_factory=dict)
+    types: dict[NoteType, TypeRule] = field(default_factory=dict)
 
 
 @dataclass

@@ -134,8 +134,9 @@ COMMON_PROPERTIES = frozenset({"author", "sources", "tag", "alias", "dates", "ki
                                "urls", "orders", "concepts", "note", "notes", "types", "titles",
                                "state", "due", "done", "data", "time", "name", "link", "links"})
 # Fields whose bad value is a warning that keeps the value as written (other tools use them
-# loosely: `type: book`, `date: March 2021`, `order: first`); kb just does not use it.
-LENIENT_FIELDS = frozenset({"type", "date", "order", "timeout"})
+# loosely: `date: March 2021`, `order: first`); kb just does not use it. An unknown `type` is
+# set aside before validation (see validate).
+LENIENT_FIELDS = frozenset({"date", "order", "timeout"})
 
 
 def _edit_distance_at_most_one(a: str, b: str) -> bool:

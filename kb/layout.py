@@ -18,6 +18,7 @@ from typing import Any
 
 from kb.conventions import field_name, heading_name, note_tags
 from kb.errors import printable
+from kb.model import NOTE_TYPES
 from kb.paths import NotReadableError, is_inside, read_regular_file
 
 SAMPLE_NOTES = 2000  # notes read to suggest conventions; a larger vault is sampled evenly
@@ -246,7 +247,7 @@ def conventions_text(layout: Layout) -> str:
         lines.append("# The most used tags (notes), for [conventions.types.TYPE] tags = [...]:")
         lines.append("#   " + _comment(", ".join(f"#{t} ({n})" for t, n in common_tags)))
     types = layout.chosen_types()
-    for note_type in ("concept", "reading", "practice", "source"):
+    for note_type in NOTE_TYPES:
         rule = types.get(note_type)
         if rule is None:
             continue

@@ -47,6 +47,13 @@ def confined(root: Path, folder: Path, relative: str = "") -> Path:
     return target
 
 
+def state_file(root: Path, name: Path) -> Path:
+    """A file of kb's own state in the vault (`.kb/cache.sqlite`, `.kb/runs.json`…), refusing a
+    `.kb/` or file that a symlink takes out of the vault: a vault someone else wrote cannot aim
+    kb's writes elsewhere."""
+    return confined(root, root / name.parent, name.name)
+
+
 def read_regular_file(path: str, limit: int, *, follow: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes. Never blocks on a FIFO or device
     and never reads more than `limit` + 1 bytes, whatever the file claims to be."""

@@ -622,10 +622,10 @@ class RunStore:
 
     def _read(self) -> tuple[dict[str, dict[str, Any]], str | None]:
         from kb.errors import KbError
-        from kb.paths import confined, read_regular_file
+        from kb.paths import read_regular_file, state_file
 
         try:  # a vault's .kb/ is data too: inside the vault, a regular file, bounded
-            path = confined(self.root, self.root / RESULTS_FILE.parent, RESULTS_FILE.name)
+            path = state_file(self.root, RESULTS_FILE)
             data = json.loads(read_regular_file(str(path), RESULTS_MAX_BYTES))
         except FileNotFoundError:
             return {}, None
@@ -671,11 +671,11 @@ class RunStore:
         current.update({path: self.entries[path] for path in self.changed})
         if keep is not None:
             current = {path: entry for path, entry in current.items() if path in keep}
-        from kb.paths import confined
+        from kb.paths import state_file
 
         text = json.dumps({"format": RESULTS_FORMAT, "notes": current}, ensure_ascii=False, indent=1,
                           sort_keys=True) + "\n"
-        atomic_write(confined(self.root, self.root / RESULTS_FILE.parent, RESULTS_FILE.name), text)
+        atomic_write(state_file(self.root, RESULTS_FILE), text)
         self.changed.clear()
 
     def state(self, root: Path, note: Note) -> StoredRun:

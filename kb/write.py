@@ -22,7 +22,14 @@ except ImportError:  # Windows: no flock; parallel runs there are not protected
     fcntl = None  # type: ignore[assignment]
 
 from kb.errors import KbError, printable
-from kb.paths import NotReadableError, UnsafePathError, confined, is_inside, read_regular_file
+from kb.paths import (
+    NotReadableError,
+    UnsafePathError,
+    confined,
+    is_inside,
+    read_regular_file,
+    state_file,
+)
 from kb.resolve import normalize
 
 __all__ = ["UnsafePathError", "atomic_write", "create_new_file", "safe_output_path", "write_article"]
@@ -32,12 +39,6 @@ LOCK_FILE = Path(".kb") / "generated.lock"
 RECORDS_MAX_BYTES = 16 << 20
 ASSET_MAX_BYTES = 64 << 20  # an image copied beside an article
 ARTICLE_MAX_BYTES = 64 << 20  # an article on disk, read to tell whether it was edited
-
-
-def state_file(root: Path, name: Path) -> Path:
-    """A file in the vault's `.kb/`, refusing a `.kb/` (or file) that a symlink takes out of
-    the vault: a vault someone else wrote cannot aim kb's writes elsewhere."""
-    return confined(root, root / name.parent, name.name)
 
 
 class EditedArticleError(KbError):
