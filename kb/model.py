@@ -29,16 +29,14 @@ PARSER_VERSION = 7
 LinkKind = Literal["wikilink", "embed", "markdown", "property"]
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(NamedTuple):  # tuples, as Link and Heading: thousands are decoded on every warm run
     """A link target written in front matter, with the line it was written on."""
 
     target: str
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """A link found in the body (or in an unknown front-matter field).
 
     `target` is the note part as written (may be empty for `[[#heading]]`),
