@@ -153,9 +153,9 @@ def _emit_json(data: Any) -> None:
 
 
 def _width(text: str) -> int:
-    text = click.unstyle(text)
     if text.isascii():  # nearly every cell: skip the per-character lookup
-        return len(text)
+        return len(click.unstyle(text)) if "\x1b" in text else len(text)
+    text = click.unstyle(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
