@@ -14,13 +14,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from annotated_types import Ge, Gt, Le, Lt  # what pydantic reads constraints from; cheap to import
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from kb.errors import Diagnostic, printable
 from kb.model import NOTE_TYPES, NoteType
 from kb.paths import NAME_MAX_BYTES, NotReadableError, is_inside, read_regular_file
+
+if TYPE_CHECKING:  # imported for pydantic only when kb.toml is validated: see _constraints
+    from annotated_types import Ge, Gt, Le, Lt
 
 CONFIG_NAME = "kb.toml"
 CONFIG_MAX_BYTES = 1 << 20  # a settings file; anything larger is not one
@@ -257,6 +258,7 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
                                      "kb's settings never do; ignored")]
     from pydantic import TypeAdapter, ValidationError
 
+    _constraints()
     validator = TypeAdapter(Config)
     diagnostics: list[Diagnostic] = []
     for _ in range(len(data) + 1):
@@ -279,6 +281,16 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
             return Config(), [*diagnostics, Diagnostic(CONFIG_NAME, 0, "error", "config-error",
                                                        f"cannot be read as kb's settings: {exc}")]
     return Config(), diagnostics  # pragma: no cover - every pass removes a bad key
+
+
+def _constraints() -> None:
+    """Put the constraint types the schema's annotations name (`Annotated[int, Ge(1)]`) where
+    pydantic looks them up: this module's namespace. A warm run reads kb.toml from its memo and
+    never validates it, so it does not import them."""
+    import annotated_types
+
+    globals().update(Ge=annotated_types.Ge, Gt=annotated_types.Gt, Le=annotated_types.Le,
+                     Lt=annotated_types.Lt)
 
 
 def _unknown_key(loc: tuple[Any, ...]) -> str:
