@@ -11,7 +11,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kb.cache import clamp_stamp
 from kb.config import Config, load_config
@@ -75,8 +75,7 @@ def notes_dir_for(root: Path, config: Config) -> Path:
     return default.resolve() if default.is_dir() else root
 
 
-@dataclass(frozen=True, slots=True)
-class NoteFile:
+class NoteFile(NamedTuple):  # a tuple: one is made per note file on every command
     path: str  # a plain string: a Path per file costs measurable time on large vaults
     shown: str  # vault-relative, for diagnostics
     rel: str  # notes-relative, without .md
