@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kb.errors import Diagnostic
-from kb.model import Heading, InlineField, Link, Note, Ref
+from kb.errors import Diagnostic, KbError
+from kb.model import LATER_FIELDS, Heading, InlineField, Link, Note, Ref
 from kb.paths import is_inside
 
 CACHE_FILE = Path(".kb") / "cache.sqlite"
@@ -35,7 +35,7 @@ CACHE_FILE = Path(".kb") / "cache.sqlite"
 # mtime tick: check its hash instead of trusting size and mtime (git's "racily clean" rule).
 RACY_SECONDS = 2.0
 # Bump whenever the record layout changes, so older caches are rebuilt rather than misread.
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 # Front-matter values nest no deeper than this in a record (the parser bounds them already).
 MAX_VALUE_DEPTH = 64
 _SQLITE_INT = (-(1 << 63), (1 << 63) - 1)
@@ -107,7 +107,7 @@ def decode_value(value: Any) -> Any:
 # then holds a handful of keys, which is what makes a warm run's decoding cheap.
 _PLAIN_FIELDS = ("type", "title", "locator", "practice", "result", "minutes", "aliases", "tags",
                  "order", "kind", "authors", "year", "url", "status", "citekey", "doi", "venue",
-                 "field_lines", "requires", "timeout")
+                 "requires", "timeout")
 _LINK_DEFAULTS = (None, None, "", 0)  # label, fragment, literal, occurrence
 _DEFAULTS: dict[str, Any] = {
     f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
@@ -115,7 +115,9 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def note_to_record(note: Note) -> str:
-    """A note as compact JSON, without its path and body (stored beside it) or default values."""
+    """A note as compact JSON, without its path and body (stored beside it) or default values:
+    one object, then — after a newline, which compact JSON never holds — one of its
+    LATER_FIELDS, which a warm run decodes only for the notes whose are read."""
     record: dict[str, Any] = {"id": note.id, "body_line": note.body_line}
     for name in _PLAIN_FIELDS:
         value = getattr(note, name)
@@ -135,15 +137,21 @@ def note_to_record(note: Note) -> str:
         record["links"] = [_link_row(k) for k in note.links]
     if note.inline_fields:
         record["inline_fields"] = [[f.key, f.value, f.line, list(f.targets)] for f in note.inline_fields]
-    if note.inline_tags:
-        record["inline_tags"] = note.inline_tags
-    if note.headings:
-        record["headings"] = [[h.level, h.text, h.line, h.end] for h in note.headings]
     if note.diagnostics:
         record["diagnostics"] = [[d.path, d.line, d.severity, d.code, d.message] for d in note.diagnostics]
     if not note.loaded:
         record["loaded"] = False
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    later: dict[str, Any] = {}
+    if note.field_lines:
+        later["field_lines"] = note.field_lines
+    if note.inline_tags:
+        later["inline_tags"] = note.inline_tags
+    if note.headings:
+        later["headings"] = [[h.level, h.text, h.line, h.end] for h in note.headings]
+    if not later:
+        return text
+    return text + "\n" + json.dumps(later, ensure_ascii=False, separators=(",", ":"))
 
 
 def _link_row(link: Link) -> list[Any]:
@@ -155,21 +163,28 @@ def _link_row(link: Link) -> list[Any]:
 
 def decode_records(records: list[str]) -> list[dict[str, Any] | None]:
     """Decode many records at once (one JSON parse is much cheaper than thousands); None for
-    any that is not a JSON object, so one bad row costs only its own re-parse."""
+    any that is not a JSON object, so one bad row costs only its own re-parse. The text of a
+    record's LATER_FIELDS is kept, undecoded, under the key `_later`."""
+    split = [record.partition("\n") for record in records]
+    decoded: list[Any] | None = None
     try:
-        decoded = json.loads("[" + ",".join(records) + "]")
-        if len(decoded) == len(records) and all(isinstance(d, dict) for d in decoded):
-            return decoded
+        decoded = json.loads("[" + ",".join([first for first, _, _ in split]) + "]")
+        if len(decoded) != len(records) or not all(isinstance(d, dict) for d in decoded):
+            decoded = None
     except ValueError:
         pass
-    found: list[dict[str, Any] | None] = []
-    for record in records:
-        try:
-            data = json.loads(record)
-        except ValueError:
-            data = None
-        found.append(data if isinstance(data, dict) else None)
-    return found
+    if decoded is None:
+        decoded = []
+        for first, _, _ in split:
+            try:
+                data = json.loads(first)
+            except ValueError:
+                data = None
+            decoded.append(data if isinstance(data, dict) else None)
+    for data, (_, _, later) in zip(decoded, split, strict=True):
+        if later and data is not None:
+            data["_later"] = later
+    return decoded
 
 
 def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note:
@@ -188,11 +203,39 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
         data["links"] = [Link(*row) for row in data["links"]]
     if "inline_fields" in data:
         data["inline_fields"] = [InlineField(k, v, line, tuple(t)) for k, v, line, t in data["inline_fields"]]
-    if "headings" in data:
-        data["headings"] = [Heading._make(row) for row in data["headings"]]
     if "diagnostics" in data:
         data["diagnostics"] = [Diagnostic(*row) for row in data["diagnostics"]]
-    return Note(path=path, rel=rel, body=body, **data)
+    later = data.pop("_later", "")
+    note = Note(path=path, rel=rel, body=body, **data)
+    if later:
+        if not isinstance(later, str):
+            raise ValueError("not the record kb wrote")
+        del note.headings, note.field_lines, note.inline_tags  # read from `later` when first used
+        setattr(note, "_later", later)  # noqa: B010 - a slot of Note's base, which mypy does not see
+    return note
+
+
+def decode_later(note: Note) -> None:
+    """Set the LATER_FIELDS of a note made by record_to_note from their JSON text, keeping any
+    set since. The text is part of the record the row's checksum vouched for."""
+    text = note._later
+    try:
+        later = json.loads(text)
+        if not isinstance(later, dict) or not later.keys() <= set(LATER_FIELDS):
+            raise ValueError("not the record kb wrote")
+        decoded = {"field_lines": dict(later.get("field_lines", {})),
+                   "inline_tags": list(later.get("inline_tags", [])),
+                   "headings": [Heading._make(row) for row in later.get("headings", [])]}
+    except (ValueError, TypeError) as exc:
+        raise KbError(f"the cache in .kb/ holds a damaged record for {note.path}; delete "
+                      ".kb/cache.sqlite and run kb again") from exc
+    for name, value in decoded.items():
+        slot = type(note).__dict__[name].slot
+        try:
+            slot.__get__(note)
+        except AttributeError:  # not set since
+            slot.__set__(note, value)
+    del note._later
 
 
 class CachedRow(NamedTuple):  # a tuple: ten thousand of these are made on every warm run

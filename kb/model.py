@@ -74,10 +74,23 @@ class Heading(NamedTuple):  # a tuple: most notes have one, decoded on every war
     end: int  # the last line of its section (0: the end of the note)
 
 
+# A note's fields read only by some commands ([conventions], kb init, review credit): a note
+# made from a cache record keeps them as JSON text until one is first read (kb.cache).
+LATER_FIELDS = ("headings", "field_lines", "inline_tags")
+
+
+class _Later:
+    __slots__ = ("_later",)
+    _later: str  # the JSON text of the LATER_FIELDS, while they are not set (kb.cache.decode_later)
+
+
 @dataclass(slots=True)
-class Note:
+class Note(_Later):
     """One parsed Markdown file. `path` is relative to the vault root, POSIX style;
-    `rel` is relative to the notes folder without `.md` (the `folder/id` form)."""
+    `rel` is relative to the notes folder without `.md` (the `folder/id` form).
+
+    A note made from a cache record has its LATER_FIELDS unset until one is first read: then
+    they are decoded (see _LaterField)."""
 
     path: str
     rel: str
@@ -124,3 +137,33 @@ class Note:
 
     def line_of(self, field_name: str) -> int:
         return self.field_lines.get(field_name, 1)
+
+
+class _LaterField:
+    """Stands in for the slot of one of the LATER_FIELDS: reading it while it is unset (a note
+    from a cache record) decodes them. Only these three attributes pay for it: a `__getattr__`
+    on Note would slow every attribute read of every note."""
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot  # the slot's own descriptor
+
+    def __get__(self, note: Note | None, owner: type | None = None) -> Any:
+        if note is None:
+            return self
+        try:
+            return self.slot.__get__(note, owner)
+        except AttributeError:
+            from kb.cache import decode_later
+
+            decode_later(note)
+            return self.slot.__get__(note, owner)
+
+    def __set__(self, note: Note, value: Any) -> None:
+        self.slot.__set__(note, value)
+
+    def __delete__(self, note: Note) -> None:
+        self.slot.__delete__(note)
+
+
+for _name in LATER_FIELDS:
+    setattr(Note, _name, _LaterField(Note.__dict__[_name]))

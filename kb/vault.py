@@ -485,7 +485,7 @@ def load_vault(root: Path, *, use_cache: bool = True, progress: Progress | None 
         by_path[item.shown] = note
         if touched:
             fresh.append(FreshRow(item.shown, item.size, item.mtime_ns, item.ctime_ns, item.ino,
-                                  row.digest, note))
+                                  row.digest, note, row.record))  # the record as it was
 
     if to_parse:
         results = _parse_all(to_parse, limit, progress, meanwhile)

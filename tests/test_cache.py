@@ -98,6 +98,76 @@ def test_one_unreadable_record_costs_only_its_own_parse(make_vault) -> None:
     assert snapshot(root, use_cache=True) == cold
 
 
+LATER_NOTE = ("---\ntype: reading\nconcept: a\ndate: 2026-01-02\n---\n# Reading\n\n"
+              "Seen in #ml and #topic/sub.\n\n## Prerequisites\n\n- [[b]]\n\n## More\n\n[[a]]\n")
+LATER_VAULT = {"notes/r.md": LATER_NOTE, "notes/a.md": "---\ntype: concept\n---\n",
+               "notes/b.md": "---\ntype: concept\n---\n"}
+
+
+def _warm_note(root: Path, path: str):
+    vault = kb.vault.load_vault(root)
+    assert vault.parsed == 0
+    return next(n for n in vault.notes if n.path == path)
+
+
+def test_fields_decoded_on_first_use_equal_a_fresh_parse(make_vault) -> None:
+    """Headings, field lines and body tags wait in a warm note's record as text until one is
+    read; whichever is read first, each is what parsing the file gives."""
+    from kb.model import LATER_FIELDS, Heading
+
+    root = make_vault(LATER_VAULT)
+    cold = next(n for n in kb.vault.load_vault(root, use_cache=False).notes if n.path == "notes/r.md")
+    assert cold.headings == [Heading(1, "Reading", 6, 0), Heading(2, "Prerequisites", 10, 13),
+                             Heading(2, "More", 14, 0)]
+    assert cold.field_lines == {"type": 2, "concept": 3, "date": 4}
+    assert cold.inline_tags == ["ml", "topic/sub"]
+    kb.vault.load_vault(root)  # writes the cache
+    for first in LATER_FIELDS:
+        warm = _warm_note(root, "notes/r.md")
+        assert getattr(warm, first) == getattr(cold, first)
+        assert warm == cold
+    assert all(type(h) is Heading for h in _warm_note(root, "notes/r.md").headings)
+    warm = _warm_note(root, "notes/r.md")
+    warm.headings = []  # set before the others are decoded: kept
+    assert warm.field_lines == cold.field_lines
+    assert warm.headings == []
+    assert warm.line_of("date") == 4
+
+
+def test_conventions_read_decoded_fields_warm_as_cold(make_vault) -> None:
+    """[conventions] read the fields a warm note decodes on first use: headings, body tags."""
+    root = make_vault({**LATER_VAULT, "notes/t.md": "A note on #ml\n",
+                       "kb.toml": '[conventions]\nprerequisite_headings = ["Prerequisites"]\n\n'
+                                  '[conventions.types.concept]\ntags = ["ml"]\n'})
+    cold = snapshot(root, use_cache=False)
+    kb.open_vault(root)
+    graph = kb.open_vault(root)
+    assert graph.vault.parsed == 0
+    assert [r.target for r in graph.notes["r"].prerequisites] == ["b"]
+    assert graph.notes["t"].type == "concept"
+    assert snapshot(root, use_cache=True) == cold
+
+
+def test_a_damaged_later_part_is_an_error_naming_the_cache(make_vault) -> None:
+    """The record's checksum covers its later part too; should a damaged one pass it anyway,
+    reading a field from it is a clear error, never a wrong answer."""
+    import sqlite3
+
+    from kb.cache import checksum
+    from kb.errors import KbError
+
+    root = make_vault(LATER_VAULT)
+    kb.vault.load_vault(root)
+    with sqlite3.connect(root / ".kb" / "cache.sqlite") as db:
+        record, body = db.execute("SELECT record, body FROM notes WHERE path = 'notes/r.md'").fetchone()
+        damaged = record.partition("\n")[0] + "\n" + '{"headings": [[1, "x"]]}'
+        db.execute("UPDATE notes SET record = ?, checksum = ? WHERE path = 'notes/r.md'",
+                   (damaged, checksum(damaged, body)))
+    warm = _warm_note(root, "notes/r.md")
+    with pytest.raises(KbError, match="cache"):
+        _ = warm.headings
+
+
 def test_corrupt_cache_falls_back_with_a_warning(make_vault) -> None:
     root = make_vault({"notes/a.md": "---\ntype: concept\n---\n"})
     kb.open_vault(root)

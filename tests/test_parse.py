@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.cache import note_to_record, record_to_note
+from kb.cache import decode_records, note_to_record, record_to_note
 from kb.errors import Diagnostic
 from kb.model import Note
 from kb.parse import parse_note
@@ -160,7 +159,8 @@ def test_practice_note_without_kind_warns() -> None:
 
 def assert_cached_equal(note: Note) -> None:
     """The note read back from its cache record is the same note, every field of it."""
-    record = json.loads(note_to_record(note))
+    [record] = decode_records([note_to_record(note)])
+    assert record is not None
     assert record_to_note(note.path, note.rel, record, note.body) == note
 
 
