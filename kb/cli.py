@@ -574,12 +574,13 @@ def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_a
 
         kb check --strict
     """
-    from kb.memory import review_events
-    from kb.signals import summarize
-
     if summary and show_all:
         raise click.UsageError("--summary and --all contradict each other; give one")
     kg = _load(ctx, quiet=as_json)
+    # Imported after loading: they import networkx, which loading imports while workers parse.
+    from kb.memory import review_events
+    from kb.signals import summarize
+
     diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
         data: dict[str, Any] = {"diagnostics": [d.as_dict() for d in diagnostics]}
