@@ -210,9 +210,13 @@ def record_to_note(path: str, rel: str, data: dict[str, Any], body: str) -> Note
     if later:
         if not isinstance(later, str):
             raise ValueError("not the record kb wrote")
-        del note.headings, note.field_lines, note.inline_tags  # read from `later` when first used
+        for slot in _LATER_SLOTS:  # unset: read from `later` when first used
+            slot.__delete__(note)
         setattr(note, "_later", later)  # noqa: B010 - a slot of Note's base, which mypy does not see
     return note
+
+
+_LATER_SLOTS = [Note.__dict__[name].slot for name in LATER_FIELDS]
 
 
 def decode_later(note: Note) -> None:
