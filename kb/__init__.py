@@ -3,8 +3,8 @@
 Library entry point::
 
     import kb
-    graph = kb.open_vault("path/to/vault")
-    graph.concepts["eigenvalues"].level
+    session = kb.open_vault("path/to/vault")
+    session.graph.concepts["eigenvalues"].level
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from kb.graph import KnowledgeGraph
+    from kb.session import Session
 
 
 def open_vault(root: str | Path, *, use_cache: bool = True,
-               progress: Callable[[int, int], None] | None = None) -> KnowledgeGraph:
+               progress: Callable[[int, int], None] | None = None) -> Session:
     """Load every note under `root` (parsing only what changed since the cache in `.kb/`, unless
-    `use_cache` is false) and build the graph; diagnostics are collected, sorted, on the result."""
+    `use_cache` is false) and build the graph: the session holds both, with every diagnostic of
+    the two collected and sorted on the graph."""
     import gc
 
     from kb.errors import Diagnostic
@@ -47,7 +48,8 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     finally:
         if collecting:
             gc.enable()
+    from kb.session import Session
+
     graph.diagnostics[:0] = vault.diagnostics
     graph.diagnostics.sort(key=Diagnostic.sort_key)
-    graph.vault = vault
-    return graph
+    return Session(vault, graph, use_cache=use_cache)

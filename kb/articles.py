@@ -14,6 +14,7 @@ from kb.graph import KnowledgeGraph
 from kb.mastery import find_concept
 from kb.render import article_context, environment, output_extension, render
 from kb.resolve import normalize
+from kb.session import Session
 from kb.slug import slugify
 from kb.sources import source_notes
 
@@ -68,31 +69,31 @@ def bibliography(kg: KnowledgeGraph, folder: str = "") -> RenderedArticle:
                            format_bibliography(source_notes(kg)), None)
 
 
-def render_article(kg: KnowledgeGraph, config: Config, templates_dir: Path | None, target: str,
-                   *, template: str | None = None, today: dt.date | None = None
-                   ) -> list[RenderedArticle]:
+def render_article(session: Session, target: str, *, template: str | None = None,
+                   today: dt.date | None = None) -> list[RenderedArticle]:
     """The article, and with `citations = "quarto"` the references.bib beside it."""
+    kg, config = session.graph, session.config
     template_name = template or config.template
     concept = find_concept(kg, target)
     quarto = config.citations == "quarto"
-    article = assemble(kg, concept, citations=config.citations,
+    article = assemble(kg, concept, vault=session.vault, citations=config.citations,
                        quarto=_is_quarto(config, template_name))
     context = article_context(article, author=config.author, today=today or dt.date.today(),
                               citations=config.citations,
                               bibliography=BIBLIOGRAPHY if quarto else None)
-    text = render(environment(templates_dir), template_name, context)
+    text = render(environment(session.vault.templates_dir), template_name, context)
     rendered = [RenderedArticle(f"{article.slug}{output_extension(template_name)}", text, article,
                                 _assets(article, ""))]
     return rendered + [bibliography(kg)] if quarto else rendered
 
 
-def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None,
-                  series: SeriesConfig, *, template: str | None = None,
+def render_series(session: Session, series: SeriesConfig, *, template: str | None = None,
                   today: dt.date | None = None) -> list[RenderedArticle]:
     """Each part covers only what no earlier part covered, and links back to the part that did."""
+    kg, config = session.graph, session.config
     template_name = template or config.template
     extension = output_extension(template_name)
-    env = environment(templates_dir)
+    env = environment(session.vault.templates_dir)
     folder = series_folder(series)
     quarto = config.citations == "quarto"
     concepts = [find_concept(kg, part) for part in series.parts]
@@ -101,7 +102,8 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
     previous: list[dict[str, str]] = []
     for index, concept in enumerate(concepts, 1):
         slug = f"{index:02d}-{slugify(concept.key, 'part')}"
-        article = assemble(kg, concept, covered=covered, slug=slug, citations=config.citations,
+        article = assemble(kg, concept, vault=session.vault, covered=covered, slug=slug,
+                           citations=config.citations,
                            quarto=_is_quarto(config, template_name))
         file_name = f"{slug}{extension}"
         context = article_context(article, author=config.author, today=today or dt.date.today(),
@@ -117,3 +119,47 @@ def render_series(kg: KnowledgeGraph, config: Config, templates_dir: Path | None
             covered.setdefault(section.concept.key, (file_name, section.anchor))
         previous.append({"title": article.title, "href": file_name})
     return rendered + [bibliography(kg, folder)] if quarto else rendered
+
+
+
+@dataclass
+class WrittenArticle:
+    """What writing one rendered article did: the images copied beside it, then the article
+    itself (`written`, `unchanged`, `replaced-edit`), or why it was refused (a hand edit)."""
+
+    copied: list[str]  # vault-relative paths of the images copied
+    path: str  # vault-relative
+    outcome: str | None
+    refused: str | None = None
+
+
+class ArticleWriter:
+    """Writes rendered articles into the vault's articles folder, each recorded as it is
+    written (a crash loses no record), with the images it shows. An article edited by hand
+    since kb wrote it is refused unless `force`."""
+
+    def __init__(self, session: Session, *, force: bool) -> None:
+        from kb.write import Records
+
+        self.vault = session.vault
+        self.articles_dir = self.vault.articles_dir
+        self.records = Records.load(self.vault.root)
+        self.force = force
+
+    @property
+    def problem(self) -> str | None:
+        """What went wrong with the records file, if anything (said once, at the end)."""
+        return self.records.problem
+
+    def write(self, item: RenderedArticle) -> WrittenArticle:
+        from kb.write import EditedArticleError, write_article, write_asset
+
+        vault, folder = self.vault, self.articles_dir
+        copied = [vault.relpath(folder / relative) for relative, source in sorted(item.assets.items())
+                  if write_asset(folder, relative, source, self.records)]
+        try:
+            path, outcome = write_article(vault.root, folder, item.relative, item.text,
+                                          self.records, force=self.force)
+        except EditedArticleError as exc:
+            return WrittenArticle(copied, vault.relpath(folder / item.relative), None, str(exc))
+        return WrittenArticle(copied, vault.relpath(path), outcome)

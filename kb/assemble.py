@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.bibtex import citekey_of
 from kb.bodies import BodyWriter, citation
@@ -21,6 +21,9 @@ from kb.model import Note
 from kb.publish import is_rtl
 from kb.resolve import normalize
 from kb.slug import slugify, unique
+
+if TYPE_CHECKING:
+    from kb.vault import Vault
 
 __all__ = ["Article", "Entry", "Reference", "Section", "assemble", "citation"]
 
@@ -116,10 +119,11 @@ def _reading_key(note: Note, source: _Source | None) -> tuple[Any, ...]:
             note.date or dt.date.max, note.path)
 
 
-def assemble(kg: KnowledgeGraph, target: Concept, *,
+def assemble(kg: KnowledgeGraph, target: Concept, *, vault: Vault | None = None,
              covered: dict[str, tuple[str, str]] | None = None,
              slug: str | None = None, citations: str = "plain", quarto: bool | None = None) -> Article:
-    """Build the article for `target`. `covered` maps concept keys an earlier series part
+    """Build the article for `target`. `vault` is where the images its notes show are found
+    (without it, images are reported missing). `covered` maps concept keys an earlier series part
     already covers to (href of that part, anchor), so they are linked, not repeated.
     With `citations="quarto"`, body links to source notes become Pandoc citations; `quarto`
     (default: the same as citations) turns callouts into Quarto callouts."""
@@ -140,7 +144,7 @@ def assemble(kg: KnowledgeGraph, target: Concept, *,
         for note in kg.concepts[key].notes if key in kg.concepts else []:
             placed_before.setdefault(id(note), where)
     sources = {id(n): _source_of(kg, n) for c in in_article for n in c.notes}
-    writer = BodyWriter(kg, anchors=anchors, placed=placed, placed_before=placed_before,
+    writer = BodyWriter(kg, vault, anchors=anchors, placed=placed, placed_before=placed_before,
                         covered=covered, citations=citations, quarto=quarto)
 
     used_footnotes: set[str] = set()

@@ -16,7 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from kb.bibtex import citekey_of
@@ -42,6 +42,9 @@ from kb.publish import (
 )
 from kb.resolve import normalize
 from kb.slug import slugify, unique
+
+if TYPE_CHECKING:
+    from kb.vault import Vault
 
 ASSETS = "assets"  # images are copied here, beside the article
 MAX_EMBED_DEPTH = 8
@@ -92,6 +95,7 @@ class BodyWriter:
     """Turns note bodies into article text for one article; collects what it needs on the way."""
 
     kg: KnowledgeGraph
+    vault: Vault | None  # where images are looked for; None: a graph built from notes alone
     anchors: dict[str, str]  # concept key → anchor in this article
     placed: dict[int, str]  # id(note) → concept key of its section here
     placed_before: dict[int, tuple[str, str]]  # id(note) → (href, anchor) in an earlier part
@@ -259,7 +263,7 @@ class BodyWriter:
         """The image file a note means by `name`: relative to the note, to the notes folder,
         to the vault, else (as Obsidian does) any file of that name in the vault. Only regular
         files whose real path stays inside the vault count."""
-        vault = self.kg.vault
+        vault = self.vault
         if vault is None:  # a graph built from notes alone: there are no files to copy
             return None
         root = vault.root.resolve()
@@ -283,7 +287,8 @@ class BodyWriter:
     def _images_named(self, name: str) -> list[Path]:
         if self._images is None:
             self._images = {}
-            root = self.kg.vault.root
+            assert self.vault is not None  # find_image asks only when there is a vault
+            root = self.vault.root
             for folder, dirs, files in os.walk(root):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for file in files:

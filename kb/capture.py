@@ -11,7 +11,7 @@ from typing import Any
 from kb.errors import BadArgumentError, Diagnostic, KbError, UnknownConceptError, printable
 from kb.graph import KnowledgeGraph
 from kb.mastery import closest, find_concept
-from kb.model import Note
+from kb.model import Note, NoteType
 from kb.resolve import normalize
 from kb.slug import slugify
 from kb.sources import source_notes
@@ -21,7 +21,7 @@ from kb.sources import source_notes
 class NoteRequest:
     """Everything `kb new TYPE TITLE [options]` was told."""
 
-    type: str
+    type: NoteType
     title: str
     concepts: tuple[str, ...] = ()
     source: str | None = None

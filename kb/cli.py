@@ -10,18 +10,29 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
 from kb import __version__
-from kb.errors import BadArgumentError, CycleError, Diagnostic, KbError, UnknownConceptError, printable
+from kb.errors import (
+    BadArgumentError,
+    ConfigErrorsError,
+    CycleError,
+    Diagnostic,
+    KbError,
+    UnknownConceptError,
+    printable,
+)
 from kb.model import LEVELS, NOTE_TYPES, PRACTICE_KINDS, REVIEW_RESULTS, SOURCE_STATUSES
+
+if TYPE_CHECKING:
+    from kb.model import Level, NoteType, PracticeKind, ReviewResult, SourceStatus
+    from kb.session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 LEVEL_CHOICES = LEVELS[1:]  # "missing" is no level a note can reach
 PROGRESS_MIN_FILES = 2000  # about a second of parsing on a 2-core machine
-BIB_MAX_BYTES = 256 << 20  # a BibTeX library, however large, is not a gigabyte
 
 
 # -- shared options -------------------------------------------------------------------
@@ -82,7 +93,7 @@ def _vault_path(ctx: click.Context, *, writes: bool = False) -> Path:
     return path
 
 
-def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> Any:
+def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> Session:
     """Open the vault; a progress bar only on a terminal, for a long cold parse, not in --json.
     `writes`: the command writes into the vault, so the vault must be named or have kb.toml."""
     from kb import open_vault
@@ -107,16 +118,16 @@ def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> A
     # second at 10,000 notes), only to find them all alive.
     gc.disable()
     try:
-        kg = open_vault(vault, use_cache=not options.get("no_cache"),
-                        progress=progress if show_progress else None)
+        session = open_vault(vault, use_cache=not options.get("no_cache"),
+                             progress=progress if show_progress else None)
     finally:
         gc.freeze()
         gc.enable()
         if bar is not None:
             bar.__exit__(None, None, None)
-    for notice in kg.vault.notices:
+    for notice in session.vault.notices:
         click.echo(f"kb: warning: {notice}", err=True)
-    return kg
+    return session
 
 
 def _report(diagnostics: Sequence[Diagnostic], *, everything: bool) -> None:
@@ -197,6 +208,9 @@ def _user_errors() -> Iterator[None]:
         for diag in exc.diagnostics:
             click.echo(click.style(diag.format(), fg="red"), err=True)
         raise SystemExit(1) from None
+    except ConfigErrorsError as exc:
+        _report(exc.diagnostics, everything=True)
+        raise click.ClickException(str(exc)) from None
     except KbError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:  # a read-only vault, a full disk: said, not a traceback
@@ -270,23 +284,6 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _type_folder(vault: Any, note_type: str) -> Path:
-    """Where new notes of this type go: `[folders]` in kb.toml, inside the notes folder."""
-    from kb.write import safe_output_path
-
-    subfolder = vault.config.folders.get(note_type, "").strip().strip("/")
-    return safe_output_path(vault.notes_dir, subfolder) if subfolder not in ("", ".") else vault.notes_dir
-
-
-def _refuse_on_config_errors(kg: Any) -> None:
-    """Commands that write notes stop when kb.toml is wrong: a folder kb.toml names badly
-    would otherwise send the note somewhere the user did not choose."""
-    problems = [d for d in kg.vault.diagnostics if d.code == "config-error"]
-    if problems:
-        _report(problems, everything=True)
-        raise click.ClickException("kb.toml has errors (above); fix them, then run this again")
-
-
 def _open_editor(path: Path) -> None:
     import shlex
     import subprocess
@@ -337,56 +334,32 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
     """
     import datetime as dt
 
-    from kb.capture import (
-        NoteRequest,
-        check_new_concept,
-        check_request,
-        check_text_values,
-        note_context,
-        note_stem,
-        template_name,
-        verify_readable,
-    )
-    from kb.render import environment, render
-    from kb.resolve import normalize
-    from kb.write import create_new_file
+    from kb.authoring import create_note
+    from kb.capture import NoteRequest, check_text_values, template_name
 
     if not title.strip():
         raise click.UsageError("TITLE is empty")
     if practice and note_type != "practice":
         raise click.UsageError("--practice is only for practice notes")
-    asked = NoteRequest(type=note_type, title=title.strip(), concepts=concepts, source=source,
-                        locator=locator, practice=practice, prerequisites=prerequisites, tags=tags)
+    asked = NoteRequest(type=cast("NoteType", note_type), title=title.strip(), concepts=concepts,
+                        source=source, locator=locator, practice=practice,
+                        prerequisites=prerequisites, tags=tags)
     with _user_errors():
-        check_text_values(asked)
-    kg = _load(ctx, quiet=True, writes=True)
-    vault = kg.vault
-    _refuse_on_config_errors(kg)
-    with _user_errors():
-        if note_type == "concept":
-            check_new_concept(kg, asked.title)
-    request, warnings = check_request(kg, asked)
-    stem = note_stem(request.title)
-    with _user_errors():
-        folder = _type_folder(vault, note_type)
-        text = render(environment(vault.templates_dir), template_name(note_type),
-                      note_context(request, today=dt.date.today(), stem=stem))
-        lesser = verify_readable(text, template_name(note_type))
-        taken = {normalize(n.id) for n in vault.notes}
-        path = create_new_file(folder, stem, ".md", text, taken)
-    for warning in warnings:
+        check_text_values(asked)  # before the vault is read: refused whatever the vault holds
+        session = _load(ctx, quiet=True, writes=True)
+        created = create_note(session, asked, today=dt.date.today())
+    for warning in created.warnings:
         click.echo(f"kb: warning: {warning}", err=True)
-    if path.stem != stem:
-        existing = [n.path for n in vault.notes if normalize(n.id) == normalize(stem)]
-        where = f" ({', '.join(existing)})" if existing else ""
-        click.echo(f"kb: note: a note named '{stem}' exists{where}; this one is '{path.stem}'",
-                   err=True)
-    for diag in lesser:
+    if created.path.stem != created.stem:
+        where = f" ({', '.join(created.taken_by)})" if created.taken_by else ""
+        click.echo(f"kb: note: a note named '{created.stem}' exists{where}; this one is "
+                   f"'{created.path.stem}'", err=True)
+    for diag in created.problems:
         click.echo(f"kb: warning: the template {template_name(note_type)} made a note with a "
                    f"problem: {diag.format()}", err=True)
-    click.echo(_shown_path(path))
+    click.echo(_shown_path(created.path))
     if edit:
-        _open_editor(path)
+        _open_editor(created.path)
 
 
 @main.group(invoke_without_command=True)
@@ -415,11 +388,10 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
 
     if ctx.invoked_subcommand is not None:
         return
-    kg = _load(ctx, quiet=as_json)
-    config = kg.vault.config
-    today = dt.date.today()
-    found = source_statuses(kg, today=today, stalled_days=config.stalled_days,
-                            modified=kg.vault.modified)
+    session = _load(ctx, quiet=as_json)
+    kg, config = session.graph, session.config
+    found = source_statuses(kg, today=dt.date.today(), stalled_days=config.stalled_days,
+                            modified=session.vault.modified)
     if status:
         found = [s for s in found if s.status == status]
     _report(kg.diagnostics, everything=False)
@@ -475,81 +447,37 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
     """
     import datetime as dt
 
-    from kb.bibtex import parse_bibtex
-    from kb.capture import NoteRequest, note_context, one_line, template_name, verify_readable
-    from kb.render import environment, render
-    from kb.resolve import normalize
-    from kb.slug import file_stem
-    from kb.sources import plan_import
-    from kb.write import create_new_file
+    from kb.authoring import ImportLine, import_bibtex, read_bibtex_file
+    from kb.paths import NotReadableError
 
-    kg = _load(ctx, quiet=True, writes=not dry_run)
-    vault = kg.vault
-    if not dry_run:
-        _refuse_on_config_errors(kg)
-    from kb.paths import NotReadableError, read_regular_file
+    def say(line: ImportLine) -> None:
+        if line.outcome == "differs":
+            click.echo(f"differs      {line.key} ({line.path}); the note was left as it is:")
+            for difference in line.differences:
+                click.echo(f"               {difference}")
+        elif line.outcome == "already-in":
+            click.echo(f"already in   {line.key} ({line.path})")
+        elif line.outcome == "would-create":
+            click.echo(f"would create {line.path}")
+        else:
+            click.echo(f"created      {line.path}")
 
+    session = _load(ctx, quiet=True, writes=not dry_run)
     try:
-        data = read_regular_file(bib_file, BIB_MAX_BYTES)
+        text, not_utf8 = read_bibtex_file(bib_file)
     except (OSError, NotReadableError) as exc:
         raise click.ClickException(f"cannot read {printable(bib_file)}: {exc}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
+    if not_utf8:
         click.echo(f"kb: warning: {bib_file} is not UTF-8; read it as Latin-1", err=True)
-    entries, problems = parse_bibtex(text, bib_file)
-    items = plan_import(kg, entries)
-    env = environment(vault.templates_dir)
-    taken = {normalize(n.id) for n in vault.notes}
-    seen: set[str] = set()
-    counts = {"created": 0, "same": 0, "differs": 0}
     with _user_errors():
-        folder = _type_folder(vault, "source")
-        for item in items:
-            key = item.entry.key
-            if normalize(key) in seen:
-                problems.append(Diagnostic(bib_file, item.entry.line, "error", "bibtex-duplicate",
-                                           f"citation key '{key}' differs from an earlier one only "
-                                           "in case; this entry was skipped"))
-                continue
-            seen.add(normalize(key))
-            if item.existing is not None:
-                where = item.existing.path
-                if item.differences:
-                    counts["differs"] += 1
-                    click.echo(f"differs      {key} ({where}); the note was left as it is:")
-                    for difference in item.differences:
-                        click.echo(f"               {difference}")
-                else:
-                    counts["same"] += 1
-                    click.echo(f"already in   {key} ({where})")
-                continue
-            stem = file_stem(key, "source")
-            request = NoteRequest(type="source", title=one_line(item.entry.title),
-                                  source_fields={**item.entry.note_fields(), "status": status})
-            note_text = render(env, template_name("source"),
-                               note_context(request, today=dt.date.today(), stem=stem))
-            try:
-                verify_readable(note_text, template_name("source"))
-            except KbError as exc:
-                problems.append(Diagnostic(bib_file, item.entry.line, "error", "bibtex-unwritable",
-                                           f"entry '{key}': {exc}"))
-                continue
-            counts["created"] += 1
-            if dry_run:
-                click.echo(f"would create {vault.relpath(folder / (stem + '.md'))}")
-                continue
-            path = create_new_file(folder, stem, ".md", note_text, taken)
-            taken.add(normalize(path.stem))
-            click.echo(f"created      {vault.relpath(path)}")
-    problems.sort(key=Diagnostic.sort_key)
-    _report(problems, everything=True)
-    errors = sum(1 for d in problems if d.severity == "error")
+        report = import_bibtex(session, text, bib_file, status=cast("SourceStatus", status), dry_run=dry_run,
+                               today=dt.date.today(), on_line=say)
+    _report(report.problems, everything=True)
     verb = "would be created" if dry_run else "created"
-    click.echo(f"{len(entries)} entries: {counts['created']} {verb}, {counts['same']} already in "
-               f"the vault, {counts['differs']} differ from their note"
-               + (f"; {errors} skipped (see above)" if errors else ""))
+    errors = report.errors
+    click.echo(f"{report.entries} entries: {report.count('created', 'would-create')} {verb}, "
+               f"{report.count('already-in')} already in the vault, {report.count('differs')} "
+               "differ from their note" + (f"; {errors} skipped (see above)" if errors else ""))
     ctx.exit(1 if errors else 0)
 
 
@@ -579,7 +507,8 @@ def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_a
 
     if summary and show_all:
         raise click.UsageError("--summary and --all contradict each other; give one")
-    kg = _load(ctx, quiet=as_json)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
     diagnostics = sorted([*kg.diagnostics, *review_events(kg, _today())[1]], key=Diagnostic.sort_key)
     if as_json:
         data: dict[str, Any] = {"diagnostics": [d.as_dict() for d in diagnostics]}
@@ -617,16 +546,6 @@ def _report_summary(diagnostics: Sequence[Diagnostic], *, told: bool) -> None:
                    "every one (`kb check --json` too)", err=True)
 
 
-def _code_runs(kg: Any, notes: Sequence[Any]) -> dict[str, Any]:
-    """What the last `kb run` left for each `code` practice note, by path (runs nothing)."""
-    code = [n for n in notes if n.type == "practice" and n.practice == "code"]
-    if not code:
-        return {}
-    from kb.run import run_states
-
-    return run_states(kg.vault.root, code)
-
-
 def _run_state_dict(state: Any) -> dict[str, Any]:
     return {"status": state.state, "line": state.line, "message": state.message, "ran": state.ran,
             "last_status": state.last_status}
@@ -662,35 +581,28 @@ def gaps(ctx: click.Context, as_json: bool, level: str, show_all: bool) -> None:
 
         kb gaps --level code     # read or solved by hand, never implemented
     """
-    kg = _load(ctx, quiet=as_json)
-    _print_gaps(ctx, kg, level, as_json, show_all=show_all)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
+    _print_gaps(session, level, as_json, show_all=show_all)
     ctx.exit(_exit_status(kg.diagnostics))
 
 
-def _print_gaps(ctx: click.Context, kg: Any, level: str, as_json: bool, *, report: bool = True,
+def _print_gaps(session: Session, level: str, as_json: bool, *, report: bool = True,
                 show_all: bool = False) -> None:
     """What `kb gaps` prints, for a vault already loaded (kb build shows it too)."""
-    from kb.mastery import gaps as find_gaps
-    from kb.memory import fading
-    from kb.signals import unwritten_notes
+    from kb.reports import gaps_report
 
-    found, missing = find_gaps(kg, level)
-    practice_notes = sum(1 for n in kg.notes.values() if n.type == "practice")
-    # Notes linked but never written are the signal of a vault kb's types do not describe yet;
-    # where practice notes exist, `kb check` lists those links (so the text skips the search).
-    unwritten = unwritten_notes(kg) if as_json or show_all or not practice_notes else []
-    today = _today()
-    memory = _memory(ctx, kg, today)
-    faded = [f for f in fading(kg, memory, today) if f.recall < memory.retention]
+    kg = session.graph
+    # Where practice notes exist, `kb check` lists the links to notes never written, so the
+    # text output skips that search.
+    has_practice = any(n.type == "practice" for n in kg.notes.values())
+    result = gaps_report(session, cast("Level", level), today=_today(),
+                         unwritten=as_json or show_all or not has_practice)
+    found, missing, unwritten, faded, runs = (result.gaps, result.missing, result.unwritten,
+                                              result.fading, result.runs)
+    memory, practice_notes = result.memory, result.practice_notes
     if report:
         _report(kg.diagnostics, everything=False)
-    # From `code` up, whether each code practice still runs matters: say it.
-    runs: list[tuple[str, Any, Any]] = []
-    if level in ("code", "project"):
-        about = {id(n): key for key, c in kg.concepts.items() for n in c.notes}
-        states = _code_runs(kg, list(kg.notes.values()))
-        runs = sorted(((about.get(id(n), ""), n, states[n.path]) for n in kg.notes.values()
-                       if n.path in states), key=lambda r: r[1].path)
     if as_json:
         data: dict[str, Any] = {
             "gaps": [{"id": g.concept.key, "title": g.concept.title, "level": g.concept.level,
@@ -783,7 +695,8 @@ def path(ctx: click.Context, as_json: bool, target: str) -> None:
     """
     from kb.mastery import find_concept, learning_steps
 
-    kg = _load(ctx, quiet=as_json)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
     with _user_errors():
         concept = find_concept(kg, target)
         steps = learning_steps(kg, concept)
@@ -813,16 +726,18 @@ def show(ctx: click.Context, as_json: bool, concept_name: str) -> None:
         kb show eigenvalues
     """
     from kb.mastery import dependents, find_concept, prerequisites
+    from kb.reports import code_runs
 
-    kg = _load(ctx, quiet=as_json)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
     with _user_errors():
         concept = find_concept(kg, concept_name)
     today = _today()
-    memory = _memory(ctx, kg, today)
+    memory = session.memory(today)
     remembered = _memory_fields(memory, concept.key, today, today)
     needs, needed_by = prerequisites(kg, concept), dependents(kg, concept)
     sources = kg.sources_of(concept)
-    states = _code_runs(kg, concept.notes)
+    states = code_runs(session, concept.notes)
     notes = [{"id": kg.key_of(n), "path": n.path, "type": n.type, "title": n.title,
               "practice": n.practice, "source": n.source.target if n.source else None,
               "locator": n.locator,
@@ -889,7 +804,8 @@ def list_notes(ctx: click.Context, as_json: bool, note_type: str | None, tag: st
     from kb.mastery import find_concept
     from kb.resolve import normalize
 
-    kg = _load(ctx, quiet=as_json)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
     about: dict[int, list[str]] = {}
     for key, concept in kg.concepts.items():
         for note in concept.notes:
@@ -966,7 +882,8 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, 
 
     if depth is not None and focus is None:
         raise click.UsageError("--depth needs --focus CONCEPT")
-    kg = _load(ctx)
+    session = _load(ctx)
+    kg = session.graph
     _report(kg.diagnostics, everything=False)
     with _user_errors():
         centre = None
@@ -975,16 +892,17 @@ def graph(ctx: click.Context, fmt: str, concepts_only: bool, focus: str | None, 
 
             centre = find_concept(kg, focus)
         today = _today()
-        memory = _memory(ctx, kg, today)
+        memory = session.memory(today)
         if fmt == "html":
             from kb.graphpage import TEMPLATE, page_context, relative_link_base
             from kb.render import environment, render
 
             recall = {key: memory.recall(key, today) or 0.0 for key in memory.concepts}
             context = page_context(kg, focus=centre, depth=depth, concepts_only=concepts_only,
+                                   vault_root=session.root,
                                    link_base=relative_link_base(Path(output) if output else None),
                                    recall=recall, retention=memory.retention)
-            text = render(environment(kg.vault.templates_dir), TEMPLATE, context)
+            text = render(environment(session.vault.templates_dir), TEMPLATE, context)
         else:
             # a copy: the memory added below belongs to this printout, not to the loaded graph
             selected = kg.graph.copy()
@@ -1047,8 +965,9 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
 
     from kb.run import RunSettings, run_practice
 
-    kg = _load(ctx, quiet=as_json)
-    settings = RunSettings.from_config(kg.vault.config.run, timeout=timeout, jobs=jobs, force=force)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
+    settings = RunSettings.from_config(session.config.run, timeout=timeout, jobs=jobs, force=force)
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
@@ -1063,7 +982,7 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
     started = time.monotonic()
     try:
         with _user_errors():
-            results, notices = run_practice(kg, targets, settings,
+            results, notices = run_practice(session, targets, settings,
                                             progress if show_progress else None)
     except KeyboardInterrupt:
         if bar is not None:
@@ -1128,22 +1047,6 @@ def _today() -> Any:
     return dt.date.today()
 
 
-def _memory(ctx: click.Context, kg: Any, today: Any, as_of: Any = None) -> Any:
-    """Every practiced concept's memory, remembered in .kb/memory.json unless --no-cache."""
-    from kb.memory import MEMO_FILE, build_memory
-    from kb.paths import UnsafePathError, state_file
-
-    options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
-    memo = None
-    if not options.get("no_cache"):
-        root = kg.vault.root
-        try:  # never through a .kb/ that a symlink takes out of the vault
-            memo = state_file(root, MEMO_FILE)
-        except UnsafePathError:
-            memo = None
-    return build_memory(kg, today=today, as_of=as_of, retention=kg.vault.config.retention, memo=memo)
-
-
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -1193,10 +1096,11 @@ def review(ctx: click.Context, as_json: bool, on_date: Any, limit: int | None) -
 
     today = _today()
     on = on_date.date() if on_date else today
-    kg = _load(ctx, quiet=as_json)
-    retention = kg.vault.config.retention
-    memory = _memory(ctx, kg, today, as_of=on)
-    now = memory if on >= today else _memory(ctx, kg, today)
+    session = _load(ctx, quiet=as_json)
+    kg = session.graph
+    retention = session.config.retention
+    memory = session.memory(today, as_of=on)
+    now = memory if on >= today else session.memory(today)
     found = fading(kg, memory, on)
     shown = found[:limit] if limit else found
     diagnostics = [*kg.diagnostics, *memory.diagnostics]
@@ -1267,53 +1171,27 @@ def review_done(ctx: click.Context, concept_name: str, result: str, day: Any, mi
 
         kb review done eigenvalues --result hard --minutes 25
     """
-    from kb.mastery import find_concept
-    from kb.memory import (
-        REVIEW_TEMPLATE,
-        review_events,
-        review_note_context,
-        review_note_problems,
-    )
-    from kb.parse import parse_note
-    from kb.render import environment, render
-    from kb.resolve import normalize
-    from kb.write import create_new_file
+    from kb.authoring import record_review
 
     today = _today()
     when = day.date() if day else today
     if when > today:
         raise click.UsageError(f"--date {when.isoformat()} is after today ({today.isoformat()}); "
                                "a review is recorded once it happened")
-    kg = _load(ctx, quiet=True, writes=True)
-    vault = kg.vault
-    _refuse_on_config_errors(kg)
     with _user_errors():
-        concept = find_concept(kg, concept_name)
-        stem, context = review_note_context(concept, result=result, day=when, practice=practice,
-                                            minutes=minutes)
-        folder = _type_folder(vault, "practice")
-        text = render(environment(vault.templates_dir), REVIEW_TEMPLATE, context)
-    rel = ((folder / stem).resolve().relative_to(vault.notes_dir.resolve())).as_posix()
-    draft = parse_note(f"{stem}.md", rel, text.encode("utf-8"))
-    problems = review_note_problems(draft, concept, result=result, day=when)
-    if problems:
-        raise click.ClickException(
-            f"the template {REVIEW_TEMPLATE} does not record this review ({'; '.join(problems)}); "
-            "nothing was written. Fix the template in your templates folder, or delete it to use "
-            "the built-in one.")
-    with _user_errors():
-        path = create_new_file(folder, stem, ".md", text, {normalize(n.id) for n in vault.notes})
-    click.echo(_shown_path(path))
-    earlier = [r.path for r in review_events(kg, today)[0] if r.concept == concept.key and r.day == when]
-    if earlier:
-        click.echo(f"kb: note: {earlier[0]} already records a review of {concept.key} on "
-                   f"{when.isoformat()}; only a day's first review counts", err=True)
-    kg = _load(ctx, quiet=True)
-    memory = _memory(ctx, kg, today)
-    state = memory.concepts.get(concept.key)
+        session = _load(ctx, quiet=True, writes=True)
+        recorded = record_review(session, concept_name, result=cast("ReviewResult", result),
+                                 day=when, practice=cast("PracticeKind", practice),
+                                 minutes=minutes, today=today)
+    click.echo(_shown_path(recorded.path))
+    if recorded.earlier:
+        click.echo(f"kb: note: {recorded.earlier} already records a review of {recorded.concept} "
+                   f"on {when.isoformat()}; only a day's first review counts", err=True)
+    memory = _load(ctx, quiet=True).memory(today)
+    state = memory.concepts.get(recorded.concept)
     if state is not None:
-        recall = memory.recall(concept.key, today)
-        click.echo(f"{concept.title}: recall {_percent(recall)} today, stability "
+        recall = memory.recall(recorded.concept, today)
+        click.echo(f"{recorded.title}: recall {_percent(recall)} today, stability "
                    f"{state.stability:.1f} days, next due {state.due.isoformat()}", err=True)
 
 
@@ -1367,10 +1245,11 @@ def plan(ctx: click.Context, as_json: bool, targets: tuple[str, ...], by_date: A
     by = by_date.date() if by_date else None
     if by is not None and by <= today:
         raise click.UsageError(f"--by {by.isoformat()} is not after today ({today.isoformat()})")
-    kg = _load(ctx, quiet=as_json or fmt != "table")
-    memory = _memory(ctx, kg, today)
+    session = _load(ctx, quiet=as_json or fmt != "table")
+    kg = session.graph
+    memory = session.memory(today)
     with _user_errors():
-        keys = resolve_targets(kg, targets, kg.vault.config.series)
+        keys = resolve_targets(kg, targets, session.config.series)
         try:
             result = (make_plan(kg, memory, keys, today=today, by=by, minutes_per_day=budget,
                                 days_off=[d.date() for d in days_off]) if by is not None else
@@ -1419,33 +1298,28 @@ def _print_plan(result: Any, as_json: bool, fmt: str, stamp: Any) -> None:
         click.echo(f"kb: note: {note}", err=True)
 
 
-def _write_rendered(kg: Any, rendered: list[Any], force: bool) -> int:
-    """Write each article (recorded as it is written) and the images it shows; report what
-    happened; a refused hand edit is an error (exit 1)."""
-    from kb.write import EditedArticleError, Records, write_article, write_asset
+def _write_rendered(session: Session, rendered: list[Any], force: bool) -> int:
+    """Write each article and the images it shows, saying what happened to each; a refused
+    hand edit is an error (exit 1). Returns how many were refused."""
+    from kb.articles import ArticleWriter
 
-    vault = kg.vault
-    records = Records.load(vault.root)
+    writer = ArticleWriter(session, force=force)
     refused = 0
     for item in rendered:
         if item.article is not None:
             _report(item.article.diagnostics, everything=True)
-        for relative, source in sorted(item.assets.items()):
-            if write_asset(vault.articles_dir, relative, source, records):
-                click.echo(f"{vault.relpath(vault.articles_dir / relative)}: copied")
-        try:
-            path, outcome = write_article(vault.root, vault.articles_dir, item.relative, item.text,
-                                          records, force=force)
-        except EditedArticleError as exc:
-            click.echo(click.style(f"kb: error: {exc}", fg="red"), err=True)
+        written = writer.write(item)
+        for path in written.copied:
+            click.echo(f"{path}: copied")
+        if written.refused is not None:
+            click.echo(click.style(f"kb: error: {written.refused}", fg="red"), err=True)
             refused += 1
             continue
-        shown = vault.relpath(path)
         note = {"written": "written", "unchanged": "unchanged",
-                "replaced-edit": "written (your edit was replaced: --force)"}[outcome]
-        click.echo(f"{shown}: {note}")
-    if records.problem:
-        click.echo(f"kb: warning: {records.problem}", err=True)
+                "replaced-edit": "written (your edit was replaced: --force)"}[str(written.outcome)]
+        click.echo(f"{written.path}: {note}")
+    if writer.problem:
+        click.echo(f"kb: warning: {writer.problem}", err=True)
     return refused
 
 
@@ -1473,18 +1347,18 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
     """
     from kb.articles import render_article
 
-    kg = _load(ctx, writes=not to_stdout)
+    session = _load(ctx, writes=not to_stdout)
+    kg = session.graph
     _report(kg.diagnostics, everything=False)
     with _user_errors():
-        rendered = render_article(kg, kg.vault.config, kg.vault.templates_dir, target,
-                                  template=template)
+        rendered = render_article(session, target, template=template)
         if to_stdout:
             if rendered[0].article is not None:
                 _report(rendered[0].article.diagnostics, everything=True)
             click.echo(rendered[0].text, nl=False)
             refused = 0
         else:
-            refused = _write_rendered(kg, rendered, force)
+            refused = _write_rendered(session, rendered, force)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 
@@ -1505,22 +1379,22 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
     """
     from kb.articles import check_series_folders, render_series
 
-    kg = _load(ctx, writes=True)
+    session = _load(ctx, writes=True)
+    kg = session.graph
     _report(kg.diagnostics, everything=False)
-    series_list = kg.vault.config.series
+    series_list = session.config.series
     refused = 0
     with _user_errors():
         check_series_folders(series_list)
         # Everything is rendered before anything is written: a bad template or note in the
         # last series leaves the articles folder as it was.
-        rendered = [render_series(kg, kg.vault.config, kg.vault.templates_dir, series,
-                                  template=template) for series in series_list]
+        rendered = [render_series(session, series, template=template) for series in series_list]
         for items in rendered:
-            refused += _write_rendered(kg, items, force)
+            refused += _write_rendered(session, items, force)
     if not series_list:
         click.echo("No [[series]] in kb.toml: nothing to build (see README, Series).")
     click.echo()
-    _print_gaps(ctx, kg, "exercise", as_json=False, report=False)
+    _print_gaps(session, "exercise", as_json=False, report=False)
     ctx.exit(1 if refused else _exit_status(kg.diagnostics))
 
 

@@ -53,7 +53,6 @@ class KnowledgeGraph:
     prerequisite_sites: dict[tuple[str, str], list[tuple[str, int]]]
     # note key → the keys of the sources it is taken from (a source note: itself, first)
     cites: dict[str, list[str]] = field(default_factory=dict)
-    vault: Any = None  # the Vault it was loaded from, when loaded through kb.open_vault
     # What `graph` is made of besides notes and concepts: source nodes without a source note
     # (node → attributes), and every note's edges: (from, to) → (edge kind, line or None)
     extra_sources: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)

@@ -241,7 +241,7 @@ def page_context(kg: KnowledgeGraph, *, focus: Concept | None = None, depth: int
     page will be saved in, for the relative links to note files (default: the current folder).
     """
     if vault_root is None:
-        vault_root = kg.vault.root if kg.vault is not None else Path.cwd()
+        vault_root = Path.cwd()
     vault_name = vault_name or Path(vault_root).resolve().name
     shown = neighbourhood(kg, focus, depth) if focus is not None else set(kg.concepts)
     whole = kg.prerequisite_graph()

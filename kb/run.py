@@ -42,11 +42,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kb.config import RunConfig
 from kb.errors import Diagnostic
 from kb.model import Note
+
+if TYPE_CHECKING:
+    from kb.session import Session
 
 RunStatus = Literal["passed", "failed", "timeout", "skipped"]
 RUN_STATUSES: tuple[str, ...] = ("passed", "failed", "timeout", "skipped")
@@ -793,11 +796,11 @@ def run_plans(plans: list[PlannedRun], settings: RunSettings, store: RunStore,
     return [results[i] for i in range(len(plans))]
 
 
-def run_practice(kg: Any, targets: Sequence[str], settings: RunSettings,
+def run_practice(session: Session, targets: Sequence[str], settings: RunSettings,
                  progress: Progress | None = None) -> tuple[list[RunResult], list[str]]:
     """`kb run`: plan and run the selected practice notes. Returns the results (by note path)
     and notices about kb's own state (an unreadable results file)."""
-    root = kg.vault.root
+    kg, root = session.graph, session.root
     notes = select_notes(kg, targets)
     plans = [plan for plan in (plan_note(root, kg.key_of(n), n, settings) for n in notes)
              if plan is not None]

@@ -308,7 +308,7 @@ def test_sample_vault_drafts_are_up_to_date(tmp_path: Path) -> None:
 
 
 def test_library_api_builds_the_same_article() -> None:
-    graph = kb.open_vault(SAMPLE_VAULT)
+    graph = kb.open_vault(SAMPLE_VAULT).graph
     article = assemble(graph, find_concept(graph, "pca"))
     assert [s.concept.key for s in article.sections][-1] == "pca"
     assert article.missing[0]["id"] == "lagrange-multipliers"

@@ -24,11 +24,12 @@ from .conftest import run_kb, write_vault
 
 
 def snapshot(root: Path, use_cache: bool) -> tuple:
-    graph = kb.open_vault(root, use_cache=use_cache)
+    session = kb.open_vault(root, use_cache=use_cache)
+    graph = session.graph
     found, missing = gaps(graph)
     return (to_json(graph.graph), [d.format() for d in graph.diagnostics],
             [(g.concept.key, g.concept.level, g.concept.unblocks, g.sources) for g in found], missing,
-            list(graph.vault.notes), graph.vault.config)
+            list(session.vault.notes), session.vault.config)
 
 
 def test_warm_run_parses_nothing_and_equals_cold(make_vault) -> None:

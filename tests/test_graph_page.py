@@ -189,7 +189,7 @@ def test_focus_and_depth_usage_errors(sample: Path) -> None:
 
 
 def test_recall_is_optional_and_shows_only_when_given(sample: Path) -> None:
-    kg = kb.open_vault(sample)
+    kg = kb.open_vault(sample).graph
     env = environment(sample / "templates")
     plain = render(env, TEMPLATE, page_context(kg))
     assert 'data-legend="fading"' not in plain and '"recall"' not in plain

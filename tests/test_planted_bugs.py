@@ -27,7 +27,7 @@ def test_a_link_by_the_trailing_part_of_a_path_resolves(make_vault) -> None:
         "notes/other/eigen.md": "---\ntype: concept\n---\n",
         "notes/r.md": "[[linear/eigen]] and [[other/eigen]]\n",
     })
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert [d.format() for d in graph.diagnostics if d.code in ("dangling-link", "ambiguous-link")] == []
     linked = {v for _u, v, kind in graph.graph.out_edges("note:r", data="kind") if kind == "link"}
     assert linked == {"concept:math/linear/eigen", "concept:other/eigen"}
@@ -38,7 +38,7 @@ def test_a_prerequisite_of_itself_is_a_warning_and_no_edge(make_vault) -> None:
     result = run_kb("check", vault=root)
     assert "notes/a.md:3: warning: 'a' is listed as a prerequisite of itself; ignored " \
            "[self-prerequisite]" in result.stderr
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert sorted(graph.prerequisite_graph().edges) == [("b", "a")]
 
 
@@ -60,7 +60,7 @@ def test_unblocks_counts_the_other_members_of_a_cycle(make_vault) -> None:
         "notes/c.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
         "notes/d.md": "---\ntype: concept\nprerequisites: [c]\n---\n",
     })
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert {key: c.unblocks for key, c in graph.concepts.items()} == {"a": 3, "b": 3, "c": 1, "d": 0}
 
 

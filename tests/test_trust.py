@@ -436,8 +436,8 @@ def test_yaml_sets_and_ordered_pairs_are_deterministic(make_vault) -> None:
     assert len(outputs) == 1
     import kb
 
-    cold = kb.open_vault(root, use_cache=False).notes["a"].extra
-    warm = kb.open_vault(root).notes["a"].extra
+    cold = kb.open_vault(root, use_cache=False).graph.notes["a"].extra
+    warm = kb.open_vault(root).graph.notes["a"].extra
     assert cold == warm == {"keys": ["alpha", "beta", "mu", "zeta"], "pairs": [["b", 1], ["a", 2]]}
 
 
