@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 LEVEL_CHOICES = LEVELS[1:]  # "missing" is no level a note can reach
-PROGRESS_MIN_FILES = 2000  # about a second of parsing on a 2-core machine
+PROGRESS_MIN_FILES = 2000  # below this, a cold parse ends before a bar would help
 
 
 # -- shared options -------------------------------------------------------------------
@@ -114,8 +114,8 @@ def _load(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> S
     import gc
 
     # The vault lives until exit. Freeze it before the collector is back on: the first
-    # collection after loading would otherwise walk every object loading made (a tenth of a
-    # second at 10,000 notes), only to find them all alive.
+    # collection after loading would otherwise walk every object loading made, only to find
+    # them all alive (docs/performance.md).
     gc.disable()
     try:
         session = open_vault(vault, use_cache=not options.get("no_cache"),

@@ -151,12 +151,18 @@ def _credit_of(note: Note, diagnostics: list[Diagnostic]) -> float:
     return DEFAULT_CREDIT
 
 
-def review_events(kg: KnowledgeGraph, today: dt.date) -> tuple[list[Review], list[Diagnostic]]:
+def review_events(kg: KnowledgeGraph, today: dt.date,
+                  runs: Iterable[tuple[str, dt.date, str]] = ()) -> tuple[list[Review], list[Diagnostic]]:
     """Every explicit review the practice notes record, sorted by day then path, and why a
-    practice note records none: no date, a date after `today`, an unknown `result`."""
+    practice note records none: no date, a date after `today`, an unknown `result`.
+
+    `runs` — (note path, day, result) — are runs of practice notes' code that count as reviews
+    of the note's concepts (`[run] counts_as_review = true`); a run of a note no longer in the
+    vault, or after `today`, counts for nothing."""
     events: list[Review] = []
     diagnostics: list[Diagnostic] = []
     about = _practice_concepts(kg)
+
     for note in kg.notes.values():
         if note.type != "practice" or not note.loaded:
             continue
@@ -185,6 +191,13 @@ def review_events(kg: KnowledgeGraph, today: dt.date) -> tuple[list[Review], lis
         credit = _credit_of(note, diagnostics)
         for key in about.get(id(note), ()):
             events.append(Review(key, note.date, result or DEFAULT_RESULT, note.path, credit=credit))
+    # After the notes' own reviews: on a day both record, the note's rating is the one kept.
+    by_path = {n.path: n for n in kg.notes.values() if n.type == "practice"} if runs else {}
+    for path, day, result in runs:
+        ran = by_path.get(path)
+        if ran is not None and day <= today:
+            credit = _credit_of(ran, [])
+            events.extend(Review(key, day, result, path, credit=credit) for key in about.get(id(ran), ()))
     events.sort(key=lambda r: (r.day, r.path, normalize(r.concept)))
     return events, diagnostics
 
@@ -268,16 +281,17 @@ def credited(scheduler: Any, card: Any, weight: float, day: dt.date) -> Any:
 
 
 def build_memory(kg: KnowledgeGraph, *, today: dt.date, as_of: dt.date | None = None,
-                 retention: float = 0.9, memo: Path | None = None) -> Memory:
+                 retention: float = 0.9, memo: Path | None = None,
+                 runs: Iterable[tuple[str, dt.date, str]] = ()) -> Memory:
     """Every practiced concept's memory from the reviews dated up to `as_of` (default and at
     most `today`; a review after today is a diagnostic, never counted).
 
     `memo` (the vault's `.kb/memory.json`) remembers the last replay under a digest of
     everything it depends on — the reviews, the prerequisite edges, the retention, the
     installed fsrs — so an unchanged vault needs no replay and no fsrs; any problem with the
-    file only means a replay."""
+    file only means a replay. `runs`: code runs that count as reviews (see review_events)."""
     as_of = min(as_of or today, today)
-    explicit, diagnostics = review_events(kg, today)
+    explicit, diagnostics = review_events(kg, today, runs)
     explicit = [r for r in explicit if r.day <= as_of]
     digest = _digest(explicit, kg, retention) if memo is not None else ""
     remembered = _read_memo(memo, digest) if memo is not None else None

@@ -67,7 +67,8 @@ class Session:
 
     def memory(self, today: dt.date, as_of: dt.date | None = None) -> Memory:
         """Every practiced concept's memory, remembered in `.kb/memory.json` when the cache is
-        used (never through a `.kb/` that a symlink takes out of the vault)."""
+        used (never through a `.kb/` that a symlink takes out of the vault). With `[run]
+        counts_as_review = true`, each note's first code run of a day is a review too."""
         from kb.memory import MEMO_FILE, build_memory
         from kb.paths import UnsafePathError, state_file
 
@@ -77,5 +78,10 @@ class Session:
                 memo = state_file(self.root, MEMO_FILE)
             except UnsafePathError:
                 memo = None
+        runs: list[tuple[str, dt.date, str]] = []
+        if self.config.run.counts_as_review:
+            from kb.run import run_reviews
+
+            runs = [(r.path, r.day, r.result) for r in run_reviews(self.root)]
         return build_memory(self.graph, today=today, as_of=as_of,
-                            retention=self.config.retention, memo=memo)
+                            retention=self.config.retention, memo=memo, runs=runs)
