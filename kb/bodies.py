@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from kb.bibtex import citekey_of
 from kb.errors import Diagnostic
 from kb.graph import KnowledgeGraph
-from kb.markdown import _markdown_link_target, make_parser
+from kb.markdown import make_parser, markdown_link_target
 from kb.model import Note
 from kb.publish import (
     IMAGE_EXTENSIONS,
@@ -134,7 +134,7 @@ class BodyWriter:
                     return self.embed(note, target, fragment, label, span, text, line, stack)
                 return self.link(note, target, fragment, label)
             if span.token.type == "link_open":
-                found = _markdown_link_target(str(span.token.attrs.get("href", "")))
+                found = markdown_link_target(str(span.token.attrs.get("href", "")))
                 if found is None:
                     return None
                 literal = str(meta["literal"])

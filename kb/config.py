@@ -109,15 +109,11 @@ class Config:
     conventions: Conventions = field(default_factory=Conventions)
 
 
-def find_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
-    """`--vault`, else `$KB_VAULT`, else the nearest folder up from cwd with kb.toml, else cwd."""
-    return locate_vault(explicit, cwd)[0]
-
-
 def locate_vault(explicit: str | os.PathLike[str] | None, cwd: Path | None = None
                  ) -> tuple[Path, bool]:
-    """Like find_vault, and whether the vault was named (--vault, $KB_VAULT) or found by its
-    kb.toml — False when kb fell back to the current folder."""
+    """`--vault`, else `$KB_VAULT`, else the nearest folder up from cwd with kb.toml, else cwd;
+    and whether the vault was named or found by its kb.toml — False when kb fell back to the
+    current folder."""
     if explicit:
         return Path(explicit).expanduser().resolve(), True
     env = os.environ.get("KB_VAULT")

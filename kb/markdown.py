@@ -444,7 +444,7 @@ def _normalize_if_needed(state: StateCore) -> None:
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def _markdown_link_target(href: str) -> tuple[str, str | None] | None:
+def markdown_link_target(href: str) -> tuple[str, str | None] | None:
     """A Markdown link's href → (vault path, fragment) when it points into the vault: as in
     Obsidian, with or without `.md` (`[x](Note%20B)`, `[x](Folder/Note#Heading)`), URL-decoded,
     `?query` ignored. Web addresses, other URI schemes and same-page anchors are not links."""
@@ -486,7 +486,7 @@ def extract_links(tokens: list[Token]) -> list[Link]:
                 )
             )
         elif child.type == "link_open":
-            found = _markdown_link_target(str(child.attrs.get("href", "")))
+            found = markdown_link_target(str(child.attrs.get("href", "")))
             if found is None:
                 continue
             path, fragment = found
@@ -572,7 +572,7 @@ def extract_signals(tokens: list[Token]) -> tuple[list[InlineField], list[str]]:
                 if child.type == "wikilink":
                     target = meta["target"]
                 else:
-                    found = _markdown_link_target(str(child.attrs.get("href", "")))
+                    found = markdown_link_target(str(child.attrs.get("href", "")))
                     target = found[0] if found else ""
                 if target:
                     open_fields[-1][1].append(target)

@@ -97,14 +97,6 @@ def too_large(size: int, limit: int) -> str:
             "(raise `max_note_bytes` in kb.toml if it really is a note)")
 
 
-def fits_file_system(name: str) -> bool:
-    """True when `name` can be one file name: not longer than the file system allows."""
-    try:
-        return len(name.encode("utf-8")) <= NAME_MAX_BYTES
-    except UnicodeEncodeError:
-        return False
-
-
 def is_utf8_name(name: str) -> bool:
     """False for a name holding bytes that were not UTF-8 (kept by Python as surrogates)."""
     try:
