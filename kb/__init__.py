@@ -27,10 +27,10 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     import gc
 
     from kb.errors import Diagnostic
-    from kb.vault import load_vault
+    from kb.vault.load import load_vault
 
     def import_graph() -> None:  # networkx takes a tenth of a second to import: do it meanwhile
-        import kb.graph  # noqa: F401
+        import kb.graph.concepts  # noqa: F401
 
     # Loading allocates hundreds of thousands of objects that all stay alive; the cyclic
     # collector would walk them again and again for nothing (a fifth of a warm run at 10k notes).
@@ -38,8 +38,8 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     gc.disable()
     try:
         vault = load_vault(Path(root), use_cache=use_cache, progress=progress, meanwhile=import_graph)
-        from kb.conventions import apply_conventions
-        from kb.graph import build_graph
+        from kb.graph.concepts import build_graph
+        from kb.notes.conventions import apply_conventions
 
         # kb.toml's [conventions] map what a vault already writes onto kb's fields: a pure
         # step between parsing (cached, the same whatever kb.toml says) and the graph.

@@ -1,6 +1,6 @@
 """An opened vault: its files and settings beside the graph built from its notes.
 
-The graph (`kb.graph.KnowledgeGraph`) is pure: notes in, concepts and edges out, no files.
+The graph (`kb.graph.concepts.KnowledgeGraph`) is pure: notes in, concepts and edges out, no files.
 What a command needs of the vault itself — its root, `kb.toml`, where new notes go, the
 state kept in `.kb/` — comes from the `Session` that `kb.open_vault` returns.
 """
@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.errors import Diagnostic
-from kb.model import NoteType
+from kb.notes.model import NoteType
 
 if TYPE_CHECKING:
-    from kb.config import Config
-    from kb.graph import KnowledgeGraph
-    from kb.memory import Memory
-    from kb.vault import Vault
+    from kb.graph.concepts import KnowledgeGraph
+    from kb.learning.memory import Memory
+    from kb.vault.config import Config
+    from kb.vault.load import Vault
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Session:
     def folder_for(self, note_type: NoteType) -> Path:
         """Where new notes of this type go: `[folders]` in kb.toml, inside the notes folder.
         Raises UnsafePathError when that folder leads out of the vault."""
-        from kb.write import safe_output_path
+        from kb.vault.write import safe_output_path
 
         subfolder = self.config.folders.get(note_type, "").strip().strip("/")
         if subfolder in ("", "."):
@@ -61,7 +61,7 @@ class Session:
 
     def taken_names(self) -> set[str]:
         """The normalized ids of every note: a new note's name must not be one of them."""
-        from kb.resolve import normalize
+        from kb.graph.resolve import normalize
 
         return {normalize(n.id) for n in self.vault.notes}
 
@@ -69,8 +69,8 @@ class Session:
         """Every practiced concept's memory, remembered in `.kb/memory.json` when the cache is
         used (never through a `.kb/` that a symlink takes out of the vault). With `[run]
         counts_as_review = true`, each note's first code run of a day is a review too."""
-        from kb.memory import MEMO_FILE, build_memory
-        from kb.paths import UnsafePathError, state_file
+        from kb.learning.memory import MEMO_FILE, build_memory
+        from kb.vault.paths import UnsafePathError, state_file
 
         memo = None
         if self.use_cache:
@@ -80,7 +80,7 @@ class Session:
                 memo = None
         runs: list[tuple[str, dt.date, str]] = []
         if self.config.run.counts_as_review:
-            from kb.run import run_reviews
+            from kb.learning.run import run_reviews
 
             runs = [(r.path, r.day, r.result) for r in run_reviews(self.root)]
         return build_memory(self.graph, today=today, as_of=as_of,

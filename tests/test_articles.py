@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.assemble import assemble
-from kb.graph import build_graph
-from kb.mastery import find_concept
-from kb.parse import parse_note
-from kb.slug import slugify
-from kb.write import UnsafePathError, safe_output_path
+from kb.articles.assemble import assemble
+from kb.graph.concepts import build_graph
+from kb.graph.mastery import find_concept
+from kb.notes.parse import parse_note
+from kb.notes.slug import slugify
+from kb.vault.write import UnsafePathError, safe_output_path
 
 from .conftest import REPO, SAMPLE_VAULT, copy_sample, run_kb
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import kb
-import kb.vault
-from kb.export import to_json
-from kb.mastery import gaps
+import kb.vault.load
+from kb.graph.export import to_json
+from kb.graph.mastery import gaps
 
 from .conftest import run_kb, write_vault
 
@@ -76,7 +76,7 @@ def test_validated_config_is_remembered_until_kb_toml_changes(make_vault, monkey
     def no_validation(text: str | None) -> None:
         raise AssertionError("kb.toml was validated again although it did not change")
 
-    monkeypatch.setattr("kb.config.parse_config", no_validation)
+    monkeypatch.setattr("kb.vault.config.parse_config", no_validation)
     again = kb.open_vault(root).vault
     assert (again.config, [d.format() for d in again.diagnostics]) == (first.config, problems)
     monkeypatch.undo()
@@ -207,11 +207,11 @@ def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
     files["notes/binary.md"] = "\x00\x01"
     root = make_vault(files)
     serial = snapshot(root, use_cache=False)
-    monkeypatch.setattr("kb.vault.PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr("kb.vault.MAX_CHUNK_FILES", 5)
+    monkeypatch.setattr("kb.vault.load.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr("kb.vault.load.MAX_CHUNK_FILES", 5)
     batches = []
-    rebuild = kb.vault._notes_from_workers
-    monkeypatch.setattr("kb.vault._notes_from_workers",
+    rebuild = kb.vault.load._notes_from_workers
+    monkeypatch.setattr("kb.vault.load._notes_from_workers",
                         lambda items, sent: batches.append(len(items)) or rebuild(items, sent))
     assert snapshot(root, use_cache=False) == serial
     assert sum(batches) == 42 and len(batches) >= 9  # every note came back from a worker
@@ -222,12 +222,12 @@ def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
 
 def test_work_is_split_by_bytes_largest_files_first() -> None:
     sizes = [2_000] * 300 + [900_000, 5_000, 800_000]
-    chunks = kb.vault.byte_chunks(sizes, workers=2)
+    chunks = kb.vault.load.byte_chunks(sizes, workers=2)
     assert sorted(i for chunk in chunks for i in chunk) == list(range(len(sizes)))
     assert chunks[0] == [300] and chunks[1] == [302]  # each huge file alone, and first
-    assert all(len(chunk) <= kb.vault.MAX_CHUNK_FILES for chunk in chunks)
-    target = sum(sizes) // (2 * kb.vault.CHUNKS_PER_WORKER)
-    assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.MAX_CHUNK_FILES
+    assert all(len(chunk) <= kb.vault.load.MAX_CHUNK_FILES for chunk in chunks)
+    target = sum(sizes) // (2 * kb.vault.load.CHUNKS_PER_WORKER)
+    assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.load.MAX_CHUNK_FILES
                for chunk in chunks[:-1])
 
 

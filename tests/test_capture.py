@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 import kb
-from kb.config import Config, load_config
-from kb.scaffold import NOT_COPIED
-from kb.slug import file_stem
+from kb.notes.slug import file_stem
+from kb.vault.config import Config, load_config
+from kb.vault.scaffold import NOT_COPIED
 
 from .conftest import REPO, run_kb
 

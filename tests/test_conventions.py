@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_config
-from kb.parse import parse_note
+from kb.notes.parse import parse_note
+from kb.vault.config import load_config
 from tests.conftest import run_kb, write_vault
 
 

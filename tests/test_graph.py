@@ -85,6 +85,18 @@ def test_ambiguous_stem_follows_obsidian(make_vault) -> None:
     assert graph.graph.has_edge("note:top", "note:drafts/matrices")
 
 
+def test_the_linking_notes_own_folder_wins_over_a_shorter_path(make_vault) -> None:
+    root = make_vault({
+        "notes/la/svd.md": "---\ntype: concept\n---\n",
+        "notes/deep/er/svd.md": "---\ntype: concept\n---\n",
+        "notes/deep/er/use.md": "[[svd]]\n",
+        "notes/top.md": "[[svd]]\n",
+    })
+    graph = kb.open_vault(root).graph
+    assert graph.graph.has_edge("note:use", "concept:deep/er/svd")
+    assert graph.graph.has_edge("note:top", "concept:la/svd")  # elsewhere: the shorter path
+
+
 def test_shortest_path_wins_with_a_warning(make_vault) -> None:
     root = make_vault({
         "notes/la/svd.md": "---\ntype: concept\n---\n",

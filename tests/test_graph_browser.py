@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import kb
-from kb.graphpage import TEMPLATE, page_context
+from kb.graph.page import TEMPLATE, page_context
 from kb.render import environment, render
 
 from .conftest import copy_sample, run_kb, write_vault

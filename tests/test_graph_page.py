@@ -14,8 +14,8 @@ import pytest
 
 import kb
 from kb.cli import GRAPH_FORMATS
-from kb.export import FORMATS
-from kb.graphpage import TEMPLATE, label_lines, page_context
+from kb.graph.export import FORMATS
+from kb.graph.page import TEMPLATE, label_lines, page_context
 from kb.render import environment, render
 
 from .conftest import REPO, copy_sample, run_kb

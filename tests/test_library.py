@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import kb
-from kb import write as write_module
-from kb.authoring import create_note, import_bibtex, read_bibtex_file, record_review
-from kb.capture import NoteRequest
 from kb.errors import ConfigErrorsError
-from kb.parse import parse_note
+from kb.notes.authoring import create_note, import_bibtex, read_bibtex_file, record_review
+from kb.notes.capture import NoteRequest
+from kb.notes.parse import parse_note
+from kb.vault import write as write_module
 
 from .conftest import REPO, copy_sample, write_vault
 
@@ -102,3 +102,29 @@ def test_record_review_writes_a_practice_note_that_counts(tmp_path: Path) -> Non
     again = record_review(session, "eigenvalues", result="good", day=TODAY, practice="exercise",
                           minutes=None, today=TODAY)
     assert again.earlier == recorded.path.relative_to(root).as_posix()
+
+
+def test_the_names_of_the_modules_that_became_packages_still_import() -> None:
+    """kb.graph, kb.vault and kb.articles were modules before the package was grouped; their
+    names still work, with a DeprecationWarning naming the new place."""
+    from kb.graph.concepts import KnowledgeGraph
+    from kb.vault.load import load_vault
+
+    with pytest.warns(DeprecationWarning, match="kb.graph.concepts.KnowledgeGraph"):
+        from kb.graph import KnowledgeGraph as old_graph
+    with pytest.warns(DeprecationWarning, match="kb.vault.load.load_vault"):
+        from kb.vault import load_vault as old_load
+    assert old_graph is KnowledgeGraph and old_load is load_vault
+    with pytest.raises(ImportError):
+        from kb.articles import no_such_name  # noqa: F401
+
+
+def test_the_library_example_in_the_docs_runs() -> None:
+    """docs/library.md's first example, on a copy of the sample vault."""
+    from .conftest import SAMPLE_VAULT
+
+    text = (REPO / "docs" / "library.md").read_text(encoding="utf-8")
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, object] = {}
+    exec(compile(example.replace("path/to/vault", str(SAMPLE_VAULT)), "library.md", "exec"), scope)
+    assert scope["graph"] is scope["session"].graph  # type: ignore[attr-defined]

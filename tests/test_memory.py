@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.memory import (
+from kb.learning.memory import (
     MEMO_FILE,
     Review,
     build_memory,

@@ -20,7 +20,7 @@ def test_wheel_contains_the_templates(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for template in sorted(p.name for p in (REPO / "templates").iterdir()):
         assert f"kb/templates/{template}" in names
-    assert "kb/cli.py" in names
+    assert "kb/cli/__init__.py" in names and "kb/learning/run_driver.py" in names
     assert not any(n == "cli.py" or n.startswith("notes/") for n in names)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import kb
-import kb.vault
-from kb.parse import parse_note
+import kb.vault.load
+from kb.notes.parse import parse_note
 
 from .conftest import copy_sample, run_kb
 
@@ -80,9 +80,9 @@ def test_another_version_of_a_parsing_library_rebuilds_the_cache(make_vault, mon
     root = make_vault({"notes/a.md": "---\ntype: concept\n---\n", "notes/b.md": "[[a]]\n"})
     kb.open_vault(root)
     assert kb.open_vault(root).vault.parsed == 0
-    versions = kb.vault.library_versions()
+    versions = kb.vault.load.library_versions()
     assert "markdown-it-py=" in versions and "PyYAML=" in versions and "pydantic=" in versions
-    monkeypatch.setattr(kb.vault, "library_versions",
+    monkeypatch.setattr(kb.vault.load, "library_versions",
                         lambda: versions.replace("markdown-it-py=", "markdown-it-py=0.0.1+"))
     assert kb.open_vault(root).vault.parsed == 2
 
@@ -100,7 +100,7 @@ def test_a_cache_that_cannot_be_written_still_answers(make_vault, monkeypatch, e
     def read_only(path: Path, timeout: float = 5.0, isolation_level: str | None = None) -> sqlite3.Connection:
         return connect(f"file:{path}?mode=ro", timeout=timeout, isolation_level=isolation_level, uri=True)
 
-    monkeypatch.setattr("kb.cache.sqlite3.connect", read_only)
+    monkeypatch.setattr("kb.vault.cache.sqlite3.connect", read_only)
     result = run_kb("gaps", "--json", vault=root)
     assert result.exit_code == 0
     assert [g["id"] for g in result.json()["gaps"]] == ["a", "b"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.run import Block, code_blocks, fence_language, run_reviews
+from kb.learning.run import Block, code_blocks, fence_language, run_reviews
 
 from .conftest import copy_sample, run_kb, write_vault
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import kb
-from kb.bibtex import format_bibliography, parse_bibtex
-from kb.sources import source_statuses
+from kb.articles.bibtex import format_bibliography, parse_bibtex
+from kb.articles.sources import source_statuses
 
 from .conftest import SAMPLE_VAULT, copy_sample, run_kb, write_vault
 
