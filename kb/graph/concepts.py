@@ -73,7 +73,7 @@ class KnowledgeGraph:
     @property
     def graph(self) -> nx.DiGraph:
         """Concepts, notes and sources with every edge between them. Built on first use: most
-        queries need only the concepts, and 50,000 edges cost a tenth of a second to insert.
+        queries need only the concepts, and inserting every edge of a large vault is not free.
         The knowledge graph does not change after build_graph returns; treat it as read-only."""
         if self._graph is None:
             graph: nx.DiGraph[str] = nx.DiGraph()

@@ -256,7 +256,7 @@ def replay(events: Iterable[Review], scheduler: Any) -> dict[str, ConceptMemory]
     for event in sorted(events, key=lambda r: (r.day, r.implicit, r.path)):
         card = cards.get(event.concept)
         if not event.implicit:
-            card = card if card is not None else Card(card_id=0)  # an id: Card() sleeps 1 ms
+            card = card if card is not None else Card(card_id=0)  # Card() would sleep to make an id
             cards[event.concept], _log = scheduler.review_card(card, ratings[event.result], at(event.day))
             histories.setdefault(event.concept, ([], []))[0].append(event)
         elif card is not None:
@@ -308,7 +308,7 @@ def build_memory(kg: KnowledgeGraph, *, today: dt.date, as_of: dt.date | None = 
 
 
 def _fsrs_stamp() -> list[Any]:
-    """Which fsrs is installed, cheaply (its version's metadata takes 30 ms to look up)."""
+    """Which fsrs is installed, cheaply (its version's metadata is slow to look up)."""
     import importlib.util
 
     spec = importlib.util.find_spec("fsrs")

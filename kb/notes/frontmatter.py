@@ -15,7 +15,7 @@ from yaml.resolver import Resolver
 from kb.errors import Diagnostic
 from kb.notes.model import NOTE_TYPES, NoteType, PracticeKind, ReviewResult, SourceKind, SourceStatus
 
-try:  # the C loader is several times faster; both are safe loaders
+try:  # the C loader is much faster (docs/performance.md); both are safe loaders
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
@@ -346,8 +346,8 @@ def _check_scalar(node: yaml.ScalarNode, path: str, first_line: int) -> list[Dia
 
 # -- the common case without PyYAML -----------------------------------------------------
 # Most front matter is a handful of `key: value` lines and lists. Reading those directly is
-# four times faster than PyYAML's loader (whose constructor runs in Python even with the C
-# parser): a tenth of a cold parse. Anything else — nesting, multi-line or escaped strings,
+# much cheaper than PyYAML's loader, whose constructor runs in Python even with the C parser
+# (docs/performance.md has the numbers). Anything else — nesting, multi-line or escaped strings,
 # anchors, tags, comments after values, duplicate keys, tabs — returns None and goes to
 # PyYAML. Scalars are typed by PyYAML's own resolver and constructors, so `yes`, `1_000`,
 # `2024-01-05` or `~` mean what they mean to PyYAML; tests compare both on random input.

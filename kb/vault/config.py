@@ -1,7 +1,8 @@
 """kb.toml: a declared schema (validated by pydantic, extra keys forbidden), and finding the vault.
 
 The schema is plain dataclasses so that reading a validated config back from the cache needs
-no pydantic at all: importing it and building the validator is a tenth of a warm run."""
+no pydantic at all: importing it and building the validator is a large share of a warm run
+(docs/performance.md)."""
 
 from __future__ import annotations
 
