@@ -3,8 +3,8 @@
 Library entry point::
 
     import kb
-    graph = kb.open_vault("path/to/vault")
-    graph.concepts["eigenvalues"].level
+    session = kb.open_vault("path/to/vault")
+    session.graph.concepts["eigenvalues"].level
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from kb.graph import KnowledgeGraph
+    from kb.session import Session
 
 
 def open_vault(root: str | Path, *, use_cache: bool = True,
-               progress: Callable[[int, int], None] | None = None) -> KnowledgeGraph:
+               progress: Callable[[int, int], None] | None = None) -> Session:
     """Load every note under `root` (parsing only what changed since the cache in `.kb/`, unless
-    `use_cache` is false) and build the graph; diagnostics are collected, sorted, on the result."""
+    `use_cache` is false) and build the graph: the session holds both, with every diagnostic of
+    the two collected and sorted on the graph."""
     import gc
 
     from kb.errors import Diagnostic
-    from kb.vault import load_vault
+    from kb.vault.load import load_vault
 
     def import_graph() -> None:  # networkx takes a tenth of a second to import: do it meanwhile
-        import kb.graph  # noqa: F401
+        import kb.graph.concepts  # noqa: F401
 
     # Loading allocates hundreds of thousands of objects that all stay alive; the cyclic
     # collector would walk them again and again for nothing (a fifth of a warm run at 10k notes).
@@ -37,8 +38,8 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     gc.disable()
     try:
         vault = load_vault(Path(root), use_cache=use_cache, progress=progress, meanwhile=import_graph)
-        from kb.conventions import apply_conventions
-        from kb.graph import build_graph
+        from kb.graph.concepts import build_graph
+        from kb.notes.conventions import apply_conventions
 
         # kb.toml's [conventions] map what a vault already writes onto kb's fields: a pure
         # step between parsing (cached, the same whatever kb.toml says) and the graph.
@@ -47,7 +48,8 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     finally:
         if collecting:
             gc.enable()
+    from kb.session import Session
+
     graph.diagnostics[:0] = vault.diagnostics
     graph.diagnostics.sort(key=Diagnostic.sort_key)
-    graph.vault = vault
-    return graph
+    return Session(vault, graph, use_cache=use_cache)

@@ -84,3 +84,11 @@ class CycleError(KbError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         super().__init__("\n".join(d.format() for d in diagnostics))
+
+
+class ConfigErrorsError(KbError):
+    """kb.toml has errors, and the command would write where kb.toml decides."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("kb.toml has errors (above); fix them, then run this again")

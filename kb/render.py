@@ -25,9 +25,9 @@ import jinja2
 import jinja2.sandbox
 from jinja2.loaders import split_template_path
 
-from kb.assemble import Article, citation
+from kb.articles.assemble import Article, citation
 from kb.errors import KbError, printable
-from kb.paths import NotReadableError, is_inside, read_regular_file
+from kb.vault.paths import NotReadableError, is_inside, read_regular_file
 
 TEMPLATE_MAX_BYTES = 1 << 20
 
@@ -169,8 +169,8 @@ def _template_line(exc: BaseException, filename: str | None) -> int | None:
 def article_context(article: Article, *, author: str | None, today: dt.date,
                     series: dict[str, Any] | None = None, citations: str = "plain",
                     bibliography: str | None = None) -> dict[str, Any]:
-    """Every variable a template sees; the README documents each one."""
-    from kb.diagram import learning_path_block, learning_path_mermaid
+    """Every variable a template sees; docs/publishing.md ("Templates") documents each one."""
+    from kb.graph.diagram import learning_path_block, learning_path_mermaid
 
     count = len(article.sections)
     others = count - 1

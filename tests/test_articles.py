@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.assemble import assemble
-from kb.graph import build_graph
-from kb.mastery import find_concept
-from kb.parse import parse_note
-from kb.slug import slugify
-from kb.write import UnsafePathError, safe_output_path
+from kb.articles.assemble import assemble
+from kb.graph.concepts import build_graph
+from kb.graph.mastery import find_concept
+from kb.notes.parse import parse_note
+from kb.notes.slug import slugify
+from kb.vault.write import UnsafePathError, safe_output_path
 
 from .conftest import REPO, SAMPLE_VAULT, copy_sample, run_kb
 
@@ -308,7 +308,7 @@ def test_sample_vault_drafts_are_up_to_date(tmp_path: Path) -> None:
 
 
 def test_library_api_builds_the_same_article() -> None:
-    graph = kb.open_vault(SAMPLE_VAULT)
+    graph = kb.open_vault(SAMPLE_VAULT).graph
     article = assemble(graph, find_concept(graph, "pca"))
     assert [s.concept.key for s in article.sections][-1] == "pca"
     assert article.missing[0]["id"] == "lagrange-multipliers"

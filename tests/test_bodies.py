@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.assemble import assemble
-from kb.graph import build_graph
-from kb.mastery import find_concept
-from kb.parse import parse_note
+from kb.articles.assemble import assemble
+from kb.graph.concepts import build_graph
+from kb.graph.mastery import find_concept
+from kb.notes.parse import parse_note
 
 from .conftest import run_kb
 

@@ -16,19 +16,20 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import kb
-import kb.vault
-from kb.export import to_json
-from kb.mastery import gaps
+import kb.vault.load
+from kb.graph.export import to_json
+from kb.graph.mastery import gaps
 
 from .conftest import run_kb, write_vault
 
 
 def snapshot(root: Path, use_cache: bool) -> tuple:
-    graph = kb.open_vault(root, use_cache=use_cache)
+    session = kb.open_vault(root, use_cache=use_cache)
+    graph = session.graph
     found, missing = gaps(graph)
     return (to_json(graph.graph), [d.format() for d in graph.diagnostics],
             [(g.concept.key, g.concept.level, g.concept.unblocks, g.sources) for g in found], missing,
-            list(graph.vault.notes), graph.vault.config)
+            list(session.vault.notes), session.vault.config)
 
 
 def test_warm_run_parses_nothing_and_equals_cold(make_vault) -> None:
@@ -75,7 +76,7 @@ def test_validated_config_is_remembered_until_kb_toml_changes(make_vault, monkey
     def no_validation(text: str | None) -> None:
         raise AssertionError("kb.toml was validated again although it did not change")
 
-    monkeypatch.setattr("kb.config.parse_config", no_validation)
+    monkeypatch.setattr("kb.vault.config.parse_config", no_validation)
     again = kb.open_vault(root).vault
     assert (again.config, [d.format() for d in again.diagnostics]) == (first.config, problems)
     monkeypatch.undo()
@@ -105,7 +106,7 @@ LATER_VAULT = {"notes/r.md": LATER_NOTE, "notes/a.md": "---\ntype: concept\n---\
 
 
 def _warm_note(root: Path, path: str):
-    vault = kb.vault.load_vault(root)
+    vault = kb.vault.load.load_vault(root)
     assert vault.parsed == 0
     return next(n for n in vault.notes if n.path == path)
 
@@ -113,15 +114,15 @@ def _warm_note(root: Path, path: str):
 def test_fields_decoded_on_first_use_equal_a_fresh_parse(make_vault) -> None:
     """Headings, field lines and body tags wait in a warm note's record as text until one is
     read; whichever is read first, each is what parsing the file gives."""
-    from kb.model import LATER_FIELDS, Heading
+    from kb.notes.model import LATER_FIELDS, Heading
 
     root = make_vault(LATER_VAULT)
-    cold = next(n for n in kb.vault.load_vault(root, use_cache=False).notes if n.path == "notes/r.md")
+    cold = next(n for n in kb.vault.load.load_vault(root, use_cache=False).notes if n.path == "notes/r.md")
     assert cold.headings == [Heading(1, "Reading", 6, 0), Heading(2, "Prerequisites", 10, 13),
                              Heading(2, "More", 14, 0)]
     assert cold.field_lines == {"type": 2, "concept": 3, "date": 4}
     assert cold.inline_tags == ["ml", "topic/sub"]
-    kb.vault.load_vault(root)  # writes the cache
+    kb.vault.load.load_vault(root)  # writes the cache
     for first in LATER_FIELDS:
         warm = _warm_note(root, "notes/r.md")
         assert getattr(warm, first) == getattr(cold, first)
@@ -141,10 +142,10 @@ def test_conventions_read_decoded_fields_warm_as_cold(make_vault) -> None:
                                   '[conventions.types.concept]\ntags = ["ml"]\n'})
     cold = snapshot(root, use_cache=False)
     kb.open_vault(root)
-    graph = kb.open_vault(root)
-    assert graph.vault.parsed == 0
-    assert [r.target for r in graph.notes["r"].prerequisites] == ["b"]
-    assert graph.notes["t"].type == "concept"
+    session = kb.open_vault(root)
+    assert session.vault.parsed == 0
+    assert [r.target for r in session.graph.notes["r"].prerequisites] == ["b"]
+    assert session.graph.notes["t"].type == "concept"
     assert snapshot(root, use_cache=True) == cold
 
 
@@ -153,11 +154,11 @@ def test_a_damaged_later_part_is_an_error_naming_the_cache(make_vault) -> None:
     reading a field from it is a clear error, never a wrong answer."""
     import sqlite3
 
-    from kb.cache import checksum
     from kb.errors import KbError
+    from kb.vault.cache import checksum
 
     root = make_vault(LATER_VAULT)
-    kb.vault.load_vault(root)
+    kb.vault.load.load_vault(root)
     with sqlite3.connect(root / ".kb" / "cache.sqlite") as db:
         record, body = db.execute("SELECT record, body FROM notes WHERE path = 'notes/r.md'").fetchone()
         damaged = record.partition("\n")[0] + "\n" + '{"headings": [[1, "x"]]}'
@@ -276,11 +277,11 @@ def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
     files["notes/binary.md"] = "\x00\x01"
     root = make_vault(files)
     serial = snapshot(root, use_cache=False)
-    monkeypatch.setattr("kb.vault.PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr("kb.vault.MAX_CHUNK_FILES", 5)
+    monkeypatch.setattr("kb.vault.load.PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr("kb.vault.load.MAX_CHUNK_FILES", 5)
     batches = []
-    rebuild = kb.vault._notes_from_workers
-    monkeypatch.setattr("kb.vault._notes_from_workers",
+    rebuild = kb.vault.load._notes_from_workers
+    monkeypatch.setattr("kb.vault.load._notes_from_workers",
                         lambda items, sent: batches.append(len(items)) or rebuild(items, sent))
     assert snapshot(root, use_cache=False) == serial
     assert sum(batches) == 42 and len(batches) >= 9  # every note came back from a worker
@@ -291,12 +292,12 @@ def test_parallel_parse_equals_serial(make_vault, monkeypatch) -> None:
 
 def test_work_is_split_by_bytes_largest_files_first() -> None:
     sizes = [2_000] * 300 + [900_000, 5_000, 800_000]
-    chunks = kb.vault.byte_chunks(sizes, workers=2)
+    chunks = kb.vault.load.byte_chunks(sizes, workers=2)
     assert sorted(i for chunk in chunks for i in chunk) == list(range(len(sizes)))
     assert chunks[0] == [300] and chunks[1] == [302]  # each huge file alone, and first
-    assert all(len(chunk) <= kb.vault.MAX_CHUNK_FILES for chunk in chunks)
-    target = sum(sizes) // (2 * kb.vault.CHUNKS_PER_WORKER)
-    assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.MAX_CHUNK_FILES
+    assert all(len(chunk) <= kb.vault.load.MAX_CHUNK_FILES for chunk in chunks)
+    target = sum(sizes) // (2 * kb.vault.load.CHUNKS_PER_WORKER)
+    assert all(sum(sizes[i] for i in chunk) >= target or len(chunk) == kb.vault.load.MAX_CHUNK_FILES
                for chunk in chunks[:-1])
 
 

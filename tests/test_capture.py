@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 import kb
-from kb.config import Config, load_config
-from kb.scaffold import NOT_COPIED
-from kb.slug import file_stem
+from kb.notes.slug import file_stem
+from kb.vault.config import Config, load_config
+from kb.vault.scaffold import NOT_COPIED
 
 from .conftest import REPO, run_kb
 
@@ -157,7 +157,7 @@ def test_new_reading_note_is_typed_linked_and_dated(tmp_path: Path) -> None:
     assert front == {"type": "reading", "title": "Eigen in PRML", "concept": "[[eigenvalues]]",
                      "source": "[[prml]]", "locator": "app. C", "prerequisites": ["[[eigenvalues]]"],
                      "tags": ["linalg", "math"], "date": dt.date.today()}
-    graph = kb.open_vault(tmp_path, use_cache=False)
+    graph = kb.open_vault(tmp_path, use_cache=False).graph
     note = graph.notes["eigen-in-prml"]
     assert note in graph.concepts["eigenvalues"].notes
     assert graph.graph.has_edge("note:eigen-in-prml", "source:prml")
@@ -167,10 +167,10 @@ def test_new_practice_note_and_its_level(tmp_path: Path) -> None:
     run_kb("init", str(tmp_path))
     run_kb("new", "concept", "Determinant", vault=tmp_path)
     run_kb("new", "practice", "Determinants by hand", "--concept", "determinant", vault=tmp_path)
-    assert kb.open_vault(tmp_path).concepts["determinant"].level == "exercise"
+    assert kb.open_vault(tmp_path).graph.concepts["determinant"].level == "exercise"
     run_kb("new", "practice", "Determinant in numpy", "--concept", "determinant", "--practice", "code",
            vault=tmp_path)
-    assert kb.open_vault(tmp_path).concepts["determinant"].level == "code"
+    assert kb.open_vault(tmp_path).graph.concepts["determinant"].level == "code"
     assert run_kb("new", "reading", "x", "--practice", "code", vault=tmp_path).exit_code == 2
 
 
@@ -227,7 +227,7 @@ def test_new_notes_from_every_builtin_template_check_clean(tmp_path: Path) -> No
         assert run_kb("new", note_type, f"A {note_type}", vault=tmp_path).exit_code == 0
     result = run_kb("check", "--json", vault=tmp_path)
     assert result.json()["diagnostics"] == []
-    types = {n.type for n in kb.open_vault(tmp_path).notes.values()}
+    types = {n.type for n in kb.open_vault(tmp_path).graph.notes.values()}
     assert types == {"concept", "reading", "practice", "source"}
     assert os.listdir(tmp_path / "notes")  # and nothing was left behind as a temporary file
     assert not [p for p in (tmp_path / "notes").iterdir() if p.name.startswith(".")]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_config
-from kb.parse import parse_note
+from kb.notes.parse import parse_note
+from kb.vault.config import load_config
 from tests.conftest import run_kb, write_vault
 
 
@@ -181,16 +181,18 @@ def test_changing_conventions_needs_no_reparse(tmp_path: Path) -> None:
     import kb
 
     vault = write_vault(tmp_path, {"a.md": '---\nup: "[[b]]"\n---\n', "b.md": "b\n"})
-    assert kb.open_vault(vault).concepts["a"] is not None
+    assert kb.open_vault(vault).graph.concepts["a"] is not None
     (vault / "kb.toml").write_text('[conventions]\nprerequisites = ["up"]\n'
                                    '[conventions.types.concept]\nprefixes = ["b"]\n')
-    graph = kb.open_vault(vault)
-    assert graph.vault.parsed == 0
+    session = kb.open_vault(vault)
+    graph = session.graph
+    assert session.vault.parsed == 0
     assert ("b", "a") in graph.prerequisite_sites and graph.prerequisite_sites["b", "a"] == [("a.md", 2)]
     # the validated kb.toml is remembered in the cache, [conventions] and its type rules too
     again = kb.open_vault(vault)
-    assert again.vault.config == graph.vault.config
-    assert again.notes["b"].type == "concept" and again.prerequisite_sites == graph.prerequisite_sites
+    assert again.vault.config == session.vault.config
+    assert again.graph.notes["b"].type == "concept"
+    assert again.graph.prerequisite_sites == graph.prerequisite_sites
 
 
 def test_bad_conventions_are_config_errors_with_their_line(tmp_path: Path) -> None:

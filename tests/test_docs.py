@@ -1,24 +1,30 @@
-"""The docs stay true: every command and option is documented, and the console examples in the
-README and docs/ are what kb prints today on the sample vault (as of KB_TODAY=2026-11-24)."""
+"""The docs stay true: every command and option is documented, the console examples in the
+README and docs/ are what kb prints today on the sample vault (as of KB_TODAY=2026-11-24),
+every page of docs/ is in the site's nav and every relative link reaches a file and heading."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 from pathlib import Path
 
 import click
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from kb.cli import main
 
-from .conftest import REPO, copy_sample, run_kb
+from .conftest import REPO, copy_sample
 
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 TODAY = "2026-11-24"  # the day the examples were written on: what "today" means in them
-# Commands that only read the vault: their examples are run and compared. Others (init, new,
-# build, run, review done, graph --output) change files or need a browser or Python code run.
-READ_ONLY = {"check", "gaps", "path", "show", "list", "graph", "review", "plan", "sources"}
+# Every `$ kb …` line of a ```console block is run, each on its own copy of the sample vault and
+# from its root (so commands that write, such as `kb new` or `kb build`, write there), and what
+# it prints on the terminal is compared. These cannot be: `kb init` makes a folder elsewhere,
+# `kb run` prints timings, `kb sources import` needs a BibTeX file; their examples are ```text.
+NOT_RUN = {"init", "run", "import"}
 
 
 def _commands(group: click.Group,
@@ -78,38 +84,41 @@ def _examples() -> list[tuple[str, int, str, str]]:
     return found
 
 
-def _runnable(command: str) -> bool:
-    words = shlex.split(command.partition("#")[0])
+def _words(command: str) -> list[str]:
+    """The command line's words, environment assignments (`KB_TODAY=…`) left out."""
+    words = shlex.split(command.partition("#")[0].partition("|")[0])
     while words and "=" in words[0]:
         words.pop(0)
-    return (len(words) > 1 and words[0] == "kb" and words[1] in READ_ONLY
-            and not {"--output", "-o", "done", "import"} & set(words)
-            and "html" not in words)
+    return words
 
 
-EXAMPLES = [e for e in _examples() if _runnable(e[2]) and e[3].strip()]  # shown with an output
+EXAMPLES = _examples()
 
 
 def test_the_examples_cover_the_main_commands() -> None:
-    shown = {shlex.split(command)[1] for _doc, _line, command, _out in EXAMPLES if command.startswith("kb ")}
-    assert {"check", "gaps", "path", "show", "list", "graph"} <= shown
+    shown = {_words(command)[1] for _doc, _line, command, _out in EXAMPLES}
+    assert {"check", "gaps", "path", "show", "list", "graph", "review", "plan", "sources", "new",
+            "build"} <= shown
 
 
 @pytest.mark.parametrize(("doc", "line", "command", "shown"), EXAMPLES,
                          ids=[f"{e[0]}:{e[1]}" for e in EXAMPLES])
 def test_a_documented_example_is_what_kb_prints(doc: str, line: int, command: str, shown: str,
                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    words = _words(command)
+    assert len(words) > 1 and words[0] == "kb", f"{doc}:{line}: not kb: fence it ```text"
+    assert not NOT_RUN & set(words), f"{doc}:{line}: kb {words[1]} cannot be run here: fence it ```text"
     vault = copy_sample(tmp_path / "vault")
+    monkeypatch.chdir(vault)  # as the docs show it: kb run from the vault's root
     pipeline = command.partition("#")[0].split("|")
-    words = shlex.split(pipeline[0])
-    env = {}
-    while "=" in words[0]:
-        key, _, value = words.pop(0).partition("=")
+    env, assignments = {}, shlex.split(pipeline[0])
+    while "=" in assignments[0]:
+        key, _, value = assignments.pop(0).partition("=")
         env[key] = value
     monkeypatch.setenv("KB_TODAY", env.get("KB_TODAY", TODAY))
-    result = run_kb(*words[1:], vault=vault)
-    assert result.exit_code == 0, result.stderr
-    out = result.stdout.rstrip("\n").split("\n")
+    result = CliRunner().invoke(main, words[1:], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    out = result.output.rstrip("\n").split("\n")  # stdout and stderr, as the terminal shows them
     for stage in pipeline[1:]:
         head = re.fullmatch(r"\s*head -(\d+)\s*", stage)
         sed = re.fullmatch(r"\s*sed -n (\d+),(\d+)p\s*", stage)
@@ -139,3 +148,111 @@ def _in_order(shown: list[str], printed: list[str]) -> bool:
             return False
         position += 1
     return True
+
+
+# The site: mkdocs.yml's nav, the links between pages. `mkdocs build --strict` (in .ci/run)
+# checks the site too; these need no MkDocs, and also cover the README, which is no page of it.
+
+README_COMMANDS = [
+    "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/kb gaps",
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest",
+]
+
+
+def _prose(text: str, spans: bool = False) -> str:
+    """The text outside fenced code blocks (and code spans unless `spans`), line count kept."""
+    kept, fence = [], ""
+    for line in text.split("\n"):
+        opening = re.match(r"(`{3,}|~{3,})", line)
+        if fence:
+            if line.strip() == fence:
+                fence = ""
+            kept.append("")
+        elif opening:
+            fence = opening.group(1)
+            kept.append("")
+        else:
+            kept.append(line if spans else re.sub(r"(`+).+?\1", "", line))
+    return "\n".join(kept)
+
+
+def _code_blocks(text: str) -> list[str]:
+    return re.findall(r"^```[a-z]*\n(.*?)^```$", text, re.M | re.S)
+
+
+def _anchor(heading: str) -> str:
+    """The id MkDocs (Python-Markdown's toc) gives a heading."""
+    text = re.sub(r"\[([^]]*)\]\([^)]*\)", r"\1", heading).replace("`", "")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def _anchors(page: Path) -> set[str]:
+    found: set[str] = set()
+    for heading in re.findall(r"^#{1,6} (.+?) *$", _prose(page.read_text(encoding="utf-8"), spans=True),
+                              re.M):
+        anchor = base = _anchor(heading)
+        count = 0
+        while anchor in found:  # a repeated heading gets _1, _2...
+            count += 1
+            anchor = f"{base}_{count}"
+        found.add(anchor)
+    return found
+
+
+def _nav_pages(nav: object) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, list):
+        return [page for item in nav for page in _nav_pages(item)]
+    if isinstance(nav, dict):
+        return [page for value in nav.values() for page in _nav_pages(value)]
+    return []
+
+
+def test_the_readme_opens_with_its_two_commands() -> None:
+    """A fresh clone's first two code blocks: install and show the gaps; install and test."""
+    blocks = _code_blocks((REPO / "README.md").read_text(encoding="utf-8"))
+    assert [block.strip() for block in blocks[:2]] == README_COMMANDS
+
+
+def test_every_docs_page_is_in_the_nav_once() -> None:
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["docs_dir"] == "docs"
+    pages = _nav_pages(config["nav"])
+    assert len(pages) == len(set(pages)), "a page is in the nav twice"
+    on_disk = {str(page.relative_to(REPO / "docs")) for page in (REPO / "docs").rglob("*.md")}
+    assert set(pages) == on_disk
+
+
+def _links() -> list[tuple[str, int, str]]:
+    """(doc, line, target) for each Markdown link of the README and docs/ outside code."""
+    found = []
+    for doc in DOCS:
+        for number, line in enumerate(_prose(doc.read_text(encoding="utf-8")).split("\n"), 1):
+            for target in re.findall(r"\]\(<?([^)>\s]+)>?(?:\s+\"[^\"]*\")?\)", line):
+                if not re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, mailto:, obsidian:
+                    found.append((str(doc.relative_to(REPO)), number, target))
+    return found
+
+
+LINKS = _links()
+
+
+def test_the_readme_links_into_the_docs() -> None:
+    readme = {target.partition("#")[0] for doc, _line, target in LINKS if doc == "README.md"}
+    assert {"docs/index.md", "docs/commands.md", "docs/note-format.md",
+            "docs/configuration.md", "docs/performance.md"} <= readme
+
+
+@pytest.mark.parametrize(("doc", "line", "target"), LINKS, ids=[f"{d}:{n}:{t}" for d, n, t in LINKS])
+def test_a_relative_link_reaches_its_file_and_heading(doc: str, line: int, target: str) -> None:
+    path, _, anchor = target.partition("#")
+    source = REPO / doc
+    page = (source.parent / path).resolve() if path else source
+    assert page.exists(), f"{doc}:{line}: {target} is no file"
+    if doc.startswith("docs/"):  # the site holds docs/ only: a link out of it breaks there
+        assert page.is_relative_to(REPO / "docs"), f"{doc}:{line}: {target} leaves docs/"
+    if anchor and page.suffix == ".md":
+        assert anchor in _anchors(page), f"{doc}:{line}: {target}: no such heading"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.frontmatter import load_yaml, simple_mapping
-from kb.markdown import make_parser
+from kb.notes.frontmatter import load_yaml, simple_mapping
+from kb.notes.markdown import make_parser
 
 from .conftest import REPO
 

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import kb
-from kb.graphpage import TEMPLATE, page_context
+from kb.graph.page import TEMPLATE, page_context
 from kb.render import environment, render
 
 from .conftest import copy_sample, run_kb, write_vault
@@ -386,7 +386,7 @@ def test_hostile_titles_stay_text(browser: Any, tmp_path: Path) -> None:
 
 
 def test_fading_concepts_when_recall_is_known(browser: Any, sample: Path, tmp_path: Path) -> None:
-    kg = kb.open_vault(sample)
+    kg = kb.open_vault(sample).graph
     page_file = tmp_path / "recall.html"
     page_file.write_text(render(environment(None), TEMPLATE, page_context(
         kg, recall={"eigenvalues": 0.41, "determinant": 0.95}, link_base=tmp_path)), encoding="utf-8")

@@ -14,8 +14,8 @@ import pytest
 
 import kb
 from kb.cli import GRAPH_FORMATS
-from kb.export import FORMATS
-from kb.graphpage import TEMPLATE, label_lines, page_context
+from kb.graph.export import FORMATS
+from kb.graph.page import TEMPLATE, label_lines, page_context
 from kb.render import environment, render
 
 from .conftest import REPO, copy_sample, run_kb
@@ -189,7 +189,7 @@ def test_focus_and_depth_usage_errors(sample: Path) -> None:
 
 
 def test_recall_is_optional_and_shows_only_when_given(sample: Path) -> None:
-    kg = kb.open_vault(sample)
+    kg = kb.open_vault(sample).graph
     env = environment(sample / "templates")
     plain = render(env, TEMPLATE, page_context(kg))
     assert 'data-legend="fading"' not in plain and '"recall"' not in plain

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.model import Link
-from kb.parse import parse_note
+from kb.notes.model import Link
+from kb.notes.parse import parse_note
 
 FIXTURE = Path(__file__).parent / "fixtures" / "links.txt"
 

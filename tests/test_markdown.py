@@ -1,4 +1,4 @@
-"""The block-rule dispatch in kb.markdown must give exactly the tokens markdown-it gives."""
+"""The block-rule dispatch in kb.notes.markdown must give exactly the tokens markdown-it gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 
-from kb.markdown import commonmark_starts, dispatch_block_rules, make_parser
+from kb.notes.markdown import commonmark_starts, dispatch_block_rules, make_parser
 
 from .conftest import REPO
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.memory import (
+from kb.learning.memory import (
     MEMO_FILE,
     Review,
     build_memory,
@@ -82,7 +82,7 @@ def test_small_history_matches_fsrs_called_directly(make_vault: Callable[..., Pa
         "notes/p3.md": practice("a", "2026-10-20", "easy"),
         "notes/r.md": "---\nconcept: a\ndate: 2026-11-01\n---\nReading is not review.\n",
     })
-    memory = build_memory(kb.open_vault(root), today=TODAY)
+    memory = build_memory(kb.open_vault(root).graph, today=TODAY)
     scheduler = fsrs_scheduler()
     card = fsrs_card([(dt.date(2026, 10, 1), "good"), (dt.date(2026, 10, 4), "hard"),
                       (dt.date(2026, 10, 20), "easy")], scheduler)
@@ -99,7 +99,7 @@ def test_one_good_review_by_hand(make_vault: Callable[..., Path]) -> None:
     """The published FSRS-6 numbers: first good review → stability w2 = 2.3065 days, and
     R(t) = (1 + F t / S) ^ -w20 with F = 0.9 ^ (-1 / w20) - 1, w20 = 0.1542."""
     root = make_vault({"notes/a.md": concept("a"), "notes/p.md": practice("a", "2026-11-01")})
-    memory = build_memory(kb.open_vault(root), today=TODAY)
+    memory = build_memory(kb.open_vault(root).graph, today=TODAY)
     factor = 0.9 ** (-1 / 0.1542) - 1
     assert memory.concepts["a"].stability == pytest.approx(2.3065)
     assert memory.recall("a", dt.date(2026, 11, 24)) == pytest.approx(
@@ -116,7 +116,7 @@ def test_implicit_credit_by_hand(make_vault: Callable[..., Path]) -> None:
         "notes/pa.md": practice("a", "2026-09-01"), "notes/pb.md": practice("b", "2026-09-01"),
         "notes/pt.md": practice("top", "2026-10-15"),
     })
-    memory = build_memory(kb.open_vault(root), today=TODAY)
+    memory = build_memory(kb.open_vault(root).graph, today=TODAY)
     scheduler = fsrs_scheduler()
     for key, weight in (("a", 0.5), ("b", 0.25)):
         before = fsrs_card([(dt.date(2026, 9, 1), "good")], scheduler)
@@ -144,7 +144,7 @@ def test_credit_needs_a_memory_and_a_success(make_vault: Callable[..., Path]) ->
         "notes/pa2.md": practice("a", "2026-10-10", extra="implicit_credit: 0"),
         "notes/pa3.md": practice("a", "2026-10-20", extra="implicit_credit: 0.2"),
     })
-    memory = build_memory(kb.open_vault(root), today=TODAY)
+    memory = build_memory(kb.open_vault(root).graph, today=TODAY)
     assert "b" not in memory.concepts
     assert [(r.day, r.weight) for r in memory.concepts["c"].credits] == [(dt.date(2026, 10, 20), 0.2)]
 
@@ -401,6 +401,6 @@ def test_gaps_and_graph_carry_memory(sample: Path) -> None:
 
 def test_result_and_minutes_survive_the_cache(make_vault: Callable[..., Path]) -> None:
     root = make_vault({"notes/p.md": practice("a", "2026-06-01", "hard", extra="minutes: 25")})
-    cold = kb.open_vault(root).notes["p"]
-    warm = kb.open_vault(root).notes["p"]
+    cold = kb.open_vault(root).graph.notes["p"]
+    warm = kb.open_vault(root).graph.notes["p"]
     assert (cold.result, cold.minutes) == (warm.result, warm.minutes) == ("hard", 25)

@@ -20,7 +20,7 @@ def test_wheel_contains_the_templates(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for template in sorted(p.name for p in (REPO / "templates").iterdir()):
         assert f"kb/templates/{template}" in names
-    assert "kb/cli.py" in names
+    assert "kb/cli/__init__.py" in names and "kb/learning/run_driver.py" in names
     assert not any(n == "cli.py" or n.startswith("notes/") for n in names)
 
 
@@ -33,7 +33,7 @@ def test_python_dash_m_and_the_shim(tmp_path: Path) -> None:
 
 def test_the_sdist_holds_what_its_tests_read(tmp_path: Path) -> None:
     """An unpacked sdist passes its own tests (.ci/run does not run them; this checks the list):
-    the sample vault, the docs whose examples are checked, the license."""
+    the sample vault, the docs whose examples are checked and the site's nav, the license."""
     import tarfile
 
     subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "sdist", "-d", str(tmp_path)],
@@ -45,7 +45,7 @@ def test_the_sdist_holds_what_its_tests_read(tmp_path: Path) -> None:
     tracked = {str(p.relative_to(REPO)) for folder in folders
                for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert tracked - names == set()
-    assert {"LICENSE", "README.md", "kb.toml", "cli.py", "kb/py.typed"} <= names
+    assert {"LICENSE", "README.md", "kb.toml", "cli.py", "kb/py.typed", "mkdocs.yml"} <= names
     import kb
 
     assert f"kb_notes-{kb.__version__}.tar.gz" == sdist.name  # one version, from kb/__init__.py

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.cache import decode_records, note_to_record, record_to_note
 from kb.errors import Diagnostic
-from kb.model import Note
-from kb.parse import parse_note
+from kb.notes.model import Note
+from kb.notes.parse import parse_note
+from kb.vault.cache import decode_records, note_to_record, record_to_note
 
 
 def parse(text: str | bytes, rel: str = "n"):

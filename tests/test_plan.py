@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kb
-from kb.graph import build_graph
-from kb.memory import build_memory
-from kb.parse import parse_note
-from kb.plan import make_plan, to_ics
+from kb.graph.concepts import build_graph
+from kb.learning.memory import build_memory
+from kb.learning.plan import make_plan, to_ics
+from kb.notes.parse import parse_note
 
 from .conftest import copy_sample, run_kb
 
@@ -36,21 +36,21 @@ def practice(about: str, day: str, minutes: int | None = None) -> str:
     return f"---\ntype: practice\npractice: exercise\nconcept: {about}\ndate: {day}\n{extra}---\nDone.\n"
 
 
-def graph_of(files: dict[str, str]) -> kb.graph.KnowledgeGraph:
+def graph_of(files: dict[str, str]) -> kb.graph.concepts.KnowledgeGraph:
     notes = [parse_note(path, path.removeprefix("notes/").removesuffix(".md"), text.encode("utf-8"))
              for path, text in files.items()]
     return build_graph(notes)
 
 
 def plan_of(files: dict[str, str], targets: list[str], days: int, budget: int,
-            days_off: tuple[dt.date, ...] = ()) -> kb.plan.Plan:
+            days_off: tuple[dt.date, ...] = ()) -> kb.learning.plan.Plan:
     kg = graph_of(files)
     memory = build_memory(kg, today=TODAY)
     return make_plan(kg, memory, targets, today=TODAY, by=TODAY + dt.timedelta(days=days),
                      minutes_per_day=budget, days_off=days_off)
 
 
-def schedule(plan: kb.plan.Plan) -> list[list[tuple[str, str]]]:
+def schedule(plan: kb.learning.plan.Plan) -> list[list[tuple[str, str]]]:
     return [[(i.kind, i.concept) for i in d.items] for d in plan.days]
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import kb
-import kb.vault
-from kb.parse import parse_note
+import kb.vault.load
+from kb.notes.parse import parse_note
 
 from .conftest import copy_sample, run_kb
 
@@ -27,7 +27,7 @@ def test_a_link_by_the_trailing_part_of_a_path_resolves(make_vault) -> None:
         "notes/other/eigen.md": "---\ntype: concept\n---\n",
         "notes/r.md": "[[linear/eigen]] and [[other/eigen]]\n",
     })
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert [d.format() for d in graph.diagnostics if d.code in ("dangling-link", "ambiguous-link")] == []
     linked = {v for _u, v, kind in graph.graph.out_edges("note:r", data="kind") if kind == "link"}
     assert linked == {"concept:math/linear/eigen", "concept:other/eigen"}
@@ -38,7 +38,7 @@ def test_a_prerequisite_of_itself_is_a_warning_and_no_edge(make_vault) -> None:
     result = run_kb("check", vault=root)
     assert "notes/a.md:3: warning: 'a' is listed as a prerequisite of itself; ignored " \
            "[self-prerequisite]" in result.stderr
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert sorted(graph.prerequisite_graph().edges) == [("b", "a")]
 
 
@@ -60,7 +60,7 @@ def test_unblocks_counts_the_other_members_of_a_cycle(make_vault) -> None:
         "notes/c.md": "---\ntype: concept\nprerequisites: [a]\n---\n",
         "notes/d.md": "---\ntype: concept\nprerequisites: [c]\n---\n",
     })
-    graph = kb.open_vault(root)
+    graph = kb.open_vault(root).graph
     assert {key: c.unblocks for key, c in graph.concepts.items()} == {"a": 3, "b": 3, "c": 1, "d": 0}
 
 
@@ -80,9 +80,9 @@ def test_another_version_of_a_parsing_library_rebuilds_the_cache(make_vault, mon
     root = make_vault({"notes/a.md": "---\ntype: concept\n---\n", "notes/b.md": "[[a]]\n"})
     kb.open_vault(root)
     assert kb.open_vault(root).vault.parsed == 0
-    versions = kb.vault.library_versions()
+    versions = kb.vault.load.library_versions()
     assert "markdown-it-py=" in versions and "PyYAML=" in versions and "pydantic=" in versions
-    monkeypatch.setattr(kb.vault, "library_versions",
+    monkeypatch.setattr(kb.vault.load, "library_versions",
                         lambda: versions.replace("markdown-it-py=", "markdown-it-py=0.0.1+"))
     assert kb.open_vault(root).vault.parsed == 2
 
@@ -100,7 +100,7 @@ def test_a_cache_that_cannot_be_written_still_answers(make_vault, monkeypatch, e
     def read_only(path: Path, timeout: float = 5.0, isolation_level: str | None = None) -> sqlite3.Connection:
         return connect(f"file:{path}?mode=ro", timeout=timeout, isolation_level=isolation_level, uri=True)
 
-    monkeypatch.setattr("kb.cache.sqlite3.connect", read_only)
+    monkeypatch.setattr("kb.vault.cache.sqlite3.connect", read_only)
     result = run_kb("gaps", "--json", vault=root)
     assert result.exit_code == 0
     assert [g["id"] for g in result.json()["gaps"]] == ["a", "b"]

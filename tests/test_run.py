@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.run import Block, code_blocks, fence_language, run_reviews
+from kb.learning.run import Block, code_blocks, fence_language, run_reviews
 
 from .conftest import copy_sample, run_kb, write_vault
 
@@ -413,6 +413,32 @@ def test_passes_and_failures_are_review_events_once_a_day(tmp_path: Path) -> Non
     runs(root, "--force")
     reviews = run_reviews(root)
     assert sorted((r.path, r.result) for r in reviews) == [("notes/f.md", "again"), ("notes/p.md", "good")]
+
+
+def test_with_counts_as_review_a_days_run_is_a_review_of_the_notes_concepts(tmp_path: Path) -> None:
+    """Issue 16: `[run] counts_as_review = true` makes a pass a `good` review and a failure an
+    `again`; off (the default), running code leaves the memory model alone."""
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    root = vault(tmp_path, {"p": practice("```python\nx = 1\n```\n", date="2020-01-06")})
+    runs(root)
+
+    def memory() -> dict:
+        return run_kb("show", "c", "--json", vault=root).json()["memory"]
+
+    before = memory()
+    assert before["reviews"] == 1 and before["last_practice"] == "2020-01-06"
+    (root / "kb.toml").write_text("[run]\ncounts_as_review = true\n")
+    after = memory()
+    assert after["reviews"] == 2 and after["last_practice"] == today
+    assert after["stability"] > before["stability"]
+    # a failing run is an `again`: lower stability than the pass gave
+    (root / "notes/p.md").write_text(practice("```python\nassert False\n```\n", date="2020-01-06"))
+    (root / ".kb" / "runs.json").unlink()
+    runs(root)
+    failed = memory()
+    assert failed["reviews"] == 2 and failed["stability"] < after["stability"]
 
 
 # -- other languages ---------------------------------------------------------------------

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 import kb
-from kb.bibtex import format_bibliography, parse_bibtex
-from kb.sources import source_statuses
+from kb.articles.bibtex import format_bibliography, parse_bibtex
+from kb.articles.sources import source_statuses
 
 from .conftest import SAMPLE_VAULT, copy_sample, run_kb, write_vault
 
@@ -114,7 +114,7 @@ def test_dry_run_writes_nothing(vault: Path) -> None:
 def test_bibtex_round_trip(vault: Path) -> None:
     """.bib → source notes → references.bib → the same entries, field for field."""
     run_kb("sources", "import", str(LIBRARY), vault=vault)
-    graph = kb.open_vault(vault, use_cache=False)
+    graph = kb.open_vault(vault, use_cache=False).graph
     written = format_bibliography([n for n in graph.notes.values() if n.type == "source"])
     original, _ = parse_bibtex(LIBRARY.read_text(encoding="utf-8"), "a.bib")
     again, problems = parse_bibtex(written, "b.bib")
@@ -141,7 +141,7 @@ def stalled_vault(root: Path) -> Path:
 
 
 def test_stalled_sources_with_a_fixed_clock(tmp_path: Path) -> None:
-    graph = kb.open_vault(stalled_vault(tmp_path), use_cache=False)
+    graph = kb.open_vault(stalled_vault(tmp_path), use_cache=False).graph
     today = dt.date(2026, 3, 15)
     found = {s.key: s for s in source_statuses(graph, today=today, stalled_days=30)}
     assert found["slow"].stalled and found["slow"].last_note == dt.date(2026, 2, 1)

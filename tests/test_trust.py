@@ -249,7 +249,7 @@ def test_fifo_named_like_a_note_does_not_block(hostile) -> None:
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_is_not_read(tmp_path: Path) -> None:
-    from kb.paths import NotReadableError, read_regular_file
+    from kb.vault.paths import NotReadableError, read_regular_file
 
     os.mkfifo(tmp_path / "x.md")
     with pytest.raises(NotReadableError, match="FIFO"):
@@ -278,7 +278,7 @@ BOUNDED_WORK = textwrap.dedent("""
     import resource, sys, time
     resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))
     resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
-    from kb.parse import parse_note
+    from kb.notes.parse import parse_note
     bomb = "---\\n" + "".join(
         f"l{i}: &l{i} [" + ", ".join([f"*l{i-1}" if i else "x"] * 10) + "]\\n" for i in range(12)
     ) + "---\\n"
@@ -436,8 +436,8 @@ def test_yaml_sets_and_ordered_pairs_are_deterministic(make_vault) -> None:
     assert len(outputs) == 1
     import kb
 
-    cold = kb.open_vault(root, use_cache=False).notes["a"].extra
-    warm = kb.open_vault(root).notes["a"].extra
+    cold = kb.open_vault(root, use_cache=False).graph.notes["a"].extra
+    warm = kb.open_vault(root).graph.notes["a"].extra
     assert cold == warm == {"keys": ["alpha", "beta", "mu", "zeta"], "pairs": [["b", 1], ["a", 2]]}
 
 
@@ -566,7 +566,7 @@ def test_obsidian_template_folders_and_exclude_globs_are_not_notes(make_vault) -
 def test_a_cache_that_came_with_the_vault_is_not_believed(make_vault) -> None:
     """Whoever wrote the vault knows its bytes, so a record with the right content hash and
     checksum proves nothing: only a row made from this very file (inode, ctime) is used."""
-    from kb.cache import checksum
+    from kb.vault.cache import checksum
 
     root = make_vault({"notes/a.md": "---\ntitle: Alpha\n---\n"})
     run_kb("list", vault=root)

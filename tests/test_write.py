@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import kb
-import kb.write
-from kb.write import Records, create_new_file, stamp, stamp_state, write_article
+import kb.vault.write
+from kb.vault.write import Records, create_new_file, stamp, stamp_state, write_article
 
 from .conftest import run_kb
 
@@ -89,7 +89,7 @@ def test_a_name_is_claimed_exclusively_a_file_appearing_meanwhile_is_kept(
         (folder / "note.md").write_text("theirs\n")  # appears in the window before the claim
         return made
 
-    monkeypatch.setattr(kb.write.tempfile, "mkstemp", mkstemp_then_race)
+    monkeypatch.setattr(kb.vault.write.tempfile, "mkstemp", mkstemp_then_race)
     path = create_new_file(folder, "note", ".md", "ours\n")
     assert (folder / "note.md").read_text() == "theirs\n"
     assert path == folder / "note-2.md" and path.read_text() == "ours\n"
@@ -155,7 +155,7 @@ def test_a_stray_temporary_file_from_a_killed_run_is_removed(make_vault) -> None
         "notes/a.md": concept("a"),
     })
     run_kb("build", vault=root)
-    stray = root / "articles/s" / f".01-a.md.x1y2z3{kb.write.TEMP_SUFFIX}"
+    stray = root / "articles/s" / f".01-a.md.x1y2z3{kb.vault.write.TEMP_SUFFIX}"
     stray.write_text("half an article")
     assert run_kb("build", vault=root).exit_code == 0
     assert not stray.exists()
@@ -165,16 +165,16 @@ def test_a_stray_temporary_file_from_a_killed_run_is_removed(make_vault) -> None
 def test_a_killed_write_leaves_its_temporary_file_for_the_next_run_to_remove(make_vault) -> None:
     root = make_vault({"notes/a.md": concept("a")})
     script = (
-        "import os, sys, kb.write\n"
+        "import os, sys, kb.vault.write\n"
         "real = os.replace\n"
         "def die(*a): os._exit(9)\n"  # killed between writing the temporary file and the rename
-        "kb.write.os.replace = die\n"
+        "kb.vault.write.os.replace = die\n"
         "from kb.cli import main\n"
         f"main(['article', 'a', '--vault', {str(root)!r}])\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True)
     assert done.returncode == 9
-    assert any(p.name.endswith(kb.write.TEMP_SUFFIX) for p in (root / "articles").iterdir())
+    assert any(p.name.endswith(kb.vault.write.TEMP_SUFFIX) for p in (root / "articles").iterdir())
     assert run_kb("article", "a", vault=root).exit_code == 0
     assert [p.name for p in (root / "articles").iterdir()] == ["a.md"]
 
@@ -206,12 +206,12 @@ def test_records_are_written_as_each_article_is_written(make_vault) -> None:
     root = make_vault({"notes/a.md": concept("a"), "notes/b.md": concept("b"),
                        "kb.toml": '[[series]]\ntitle = "S"\nslug = "s"\nparts = ["a", "b"]\n'})
     script = (
-        "import os, kb.write\n"
-        "real = kb.write.atomic_write\n"
+        "import os, kb.vault.write\n"
+        "real = kb.vault.write.atomic_write\n"
         "def write(path, data):\n"
         "    if path.name == '02-b.md': os._exit(9)\n"
         "    real(path, data)\n"
-        "kb.write.atomic_write = write\n"
+        "kb.vault.write.atomic_write = write\n"
         "from kb.cli import main\n"
         f"main(['build', '--vault', {str(root)!r}])\n"
     )
