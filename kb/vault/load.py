@@ -130,7 +130,7 @@ def scan(vault: Vault) -> tuple[list[NoteFile], set[str]]:
             name = entry.name
             if name.startswith("."):
                 continue
-            if not is_utf8_name(name):
+            if not name.isascii() and not is_utf8_name(name):  # ASCII is UTF-8: skip the encode
                 skip(entry.path, "error", "bad-file-name",
                      f"the name '{printable(name)}' is not valid UTF-8; skipped (rename it)")
                 continue
