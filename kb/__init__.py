@@ -29,11 +29,11 @@ def open_vault(root: str | Path, *, use_cache: bool = True,
     from kb.errors import Diagnostic
     from kb.vault.load import load_vault
 
-    def import_graph() -> None:  # networkx takes a tenth of a second to import: do it meanwhile
+    def import_graph() -> None:  # networkx is slow to import: do it while the files are read
         import kb.graph.concepts  # noqa: F401
 
     # Loading allocates hundreds of thousands of objects that all stay alive; the cyclic
-    # collector would walk them again and again for nothing (a fifth of a warm run at 10k notes).
+    # collector would walk them again and again for nothing (docs/performance.md).
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -28,8 +28,8 @@ from kb.vault.paths import (
     too_large,
 )
 
-# Below this many bytes to parse (about 400 typical notes, a tenth of a second of work),
-# starting worker processes costs more than it saves.
+# Below this many bytes to parse (about 400 typical notes), starting worker processes costs
+# more than it saves (docs/performance.md).
 PARALLEL_MIN_BYTES = 1_000_000
 CHUNKS_PER_WORKER = 16  # work is handed out in chunks of about equal bytes, so workers finish together
 MAX_CHUNK_FILES = 64
@@ -237,7 +237,7 @@ Sent = tuple[str | None, str, Note | None, str, str | None]
 
 def _parse_chunk_in_worker(chunk: list[Item]) -> list[Sent]:
     """Worker: like _read_and_parse for each file, but a note travels back as its cache record
-    and body: a fifth of the cost of pickling it, and the record is what the cache stores."""
+    and body: much cheaper than pickling it, and the record is what the cache stores."""
     from kb.vault.cache import note_to_record
 
     sent: list[Sent] = []
