@@ -256,3 +256,24 @@ def test_a_relative_link_reaches_its_file_and_heading(doc: str, line: int, targe
         assert page.is_relative_to(REPO / "docs"), f"{doc}:{line}: {target} leaves docs/"
     if anchor and page.suffix == ".md":
         assert anchor in _anchors(page), f"{doc}:{line}: {target}: no such heading"
+
+
+def test_no_timings_in_code_comments() -> None:
+    """Measured times go stale in comments: they belong in docs/performance.md and bench/."""
+    import io
+    import re
+    import tokenize
+
+    timing = re.compile(r"\b\d+(\.\d+)? ?(ms|µs|seconds?)\b|\b\d+\.\d+ s\b|(tenth|fifth|hundredth) of a "
+                        r"(second|warm|cold)|\b\d+(\.\d+)?x faster|times faster")
+    found = []
+    for path in sorted((REPO / "kb").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            text = token.string
+            is_comment = token.type == tokenize.COMMENT or (
+                token.type == tokenize.STRING and text.startswith('"""'))
+            match = timing.search(text) if is_comment else None
+            if match:
+                found.append(f"{path.relative_to(REPO)}:{token.start[0]}: {match.group()}")
+    assert found == []
