@@ -135,6 +135,23 @@ MUTANTS = [
            "    return (order is None, order or 0.0, normalize(concept.title), concept.key)",
            "    return (False, 0.0, normalize(concept.title), concept.key)",
            ("tests/test_cli.py", "tests/test_graph.py", "tests/test_articles.py")),
+    # -- guards added while reshaping the package (issue 18) --------------------------------------
+    Mutant("counts-as-review-ignored", "kb/session.py",
+           "        if self.config.run.counts_as_review:",
+           "        if False:",
+           ("tests/test_run.py", "tests/test_memory.py")),
+    Mutant("import-outcomes-told-at-the-end", "kb/notes/authoring.py",
+           "        if on_line is not None:\n            on_line(line)",
+           "        pass",
+           ("tests/test_library.py", "tests/test_sources.py")),
+    Mutant("new-note-despite-config-errors", "kb/notes/authoring.py",
+           "    check_text_values(asked)\n    refuse_on_config_errors(session)",
+           "    check_text_values(asked)",
+           ("tests/test_library.py", "tests/test_capture.py", "tests/test_cli.py")),
+    Mutant("blockquote-dispatched-on-wrong-character", "kb/notes/markdown.py",
+           '"blockquote": ">"',
+           '"blockquote": "|"',
+           ("tests/test_commonmark.py",)),
 ]
 
 
