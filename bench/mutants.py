@@ -152,6 +152,10 @@ MUTANTS = [
            '"blockquote": ">"',
            '"blockquote": "|"',
            ("tests/test_commonmark.py",)),
+    Mutant("emphasis-dispatched-without-underscore", "kb/notes/markdown.py",
+           '"emphasis": "*_"',
+           '"emphasis": "*"',
+           ("tests/test_markdown.py", "tests/test_commonmark.py")),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The block-rule dispatch in kb.notes.markdown must give exactly the tokens markdown-it gives."""
+"""The block- and inline-rule dispatch in kb.notes.markdown must give exactly the tokens
+markdown-it gives."""
 
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ LINE_STARTS = [
     "text", "[[note]]", "word: value",
 ]
 INDENTS = ["", "", "", " ", "  ", "   ", "    ", "\t", "> ", "- ", ">> "]
-TAILS = ["", " text", " [[link]]", " [a](b.md)", " ```", " $$", " #", " |", " >", " ---"]
+TAILS = ["", " text", " [[link]]", " [a](b.md)", " ```", " $$", " #", " |", " >", " ---",
+         # inline constructs, for the inline-rule dispatch
+         " *em* _u_ **b**", " ~~s~~", " &amp; &#35;", " <http://x.y> <b>", " `co [[de]]`",
+         " key:: [[v]]", " [k:: v]", " %%c [[x]]%%", " ^[fn [[y]]]", " $x [[z]]$", " \\[[e]]",
+         " ![i](a.png) ![[e.png]]", " #tag/x #1"]
 
 LINES = st.builds(lambda indent, start, tail: indent + start + tail,
                   st.sampled_from(INDENTS), st.sampled_from(LINE_STARTS), st.sampled_from(TAILS))
@@ -69,6 +74,8 @@ def test_dispatch_replaces_the_rule_chains() -> None:
     assert active[0] == "by_first_character"
     assert "paragraph" not in active
     assert "paragraph" in make_parser(dispatch=False).block.ruler.get_active_rules()
+    assert make_parser().inline.ruler.get_active_rules() == ["by_first_character"]
+    assert "link" in make_parser(dispatch=False).inline.ruler.get_active_rules()
 
 
 def _at_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
