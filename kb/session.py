@@ -31,6 +31,19 @@ class Session:
     graph: KnowledgeGraph
     use_cache: bool = True
 
+    def __getattr__(self, name: str) -> object:
+        """What `kb.open_vault` returned before it returned a session was the graph: its
+        attributes (`concepts`, `notes`, `key_of` …) still answer here, with a warning, for one
+        release. (`session.graph` is the KnowledgeGraph itself, no longer its networkx graph.)"""
+        if name.startswith("_") or name in ("vault", "graph"):
+            raise AttributeError(name)
+        import warnings
+
+        value = getattr(self.graph, name)  # AttributeError when the graph has none either
+        warnings.warn(f"Session.{name} is the graph's: use session.graph.{name}",
+                      DeprecationWarning, stacklevel=2)
+        return value
+
     @property
     def diagnostics(self) -> list[Diagnostic]:
         """Every diagnostic of the vault and its notes, sorted."""

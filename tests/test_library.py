@@ -128,3 +128,28 @@ def test_the_library_example_in_the_docs_runs() -> None:
     scope: dict[str, object] = {}
     exec(compile(example.replace("path/to/vault", str(SAMPLE_VAULT)), "library.md", "exec"), scope)
     assert scope["graph"] is scope["session"].graph  # type: ignore[attr-defined]
+
+
+def test_a_session_still_answers_what_the_graph_did_with_a_warning() -> None:
+    session = kb.open_vault(REPO / "notes", use_cache=False)
+    with pytest.warns(DeprecationWarning, match="session.graph.concepts"):
+        concepts = session.concepts
+    assert concepts is session.graph.concepts
+    with pytest.raises(AttributeError):
+        session.no_such_thing  # noqa: B018
+
+
+def test_kb_today_dates_new_notes_and_a_broken_kb_toml_stops_an_import_before_the_file_is_read(
+        tmp_path: Path, monkeypatch) -> None:
+    from .conftest import run_kb
+
+    monkeypatch.setenv("KB_TODAY", "2026-01-02")
+    root = write_vault(tmp_path, {"kb.toml": "", "notes/a.md": "a\n"})
+    made = run_kb("new", "reading", "On a", vault=root)
+    assert made.exit_code == 0
+    assert "date: 2026-01-02" in (root / made.stdout.strip()).read_text()
+    (root / "kb.toml").write_text('[folders]\nsource = "../out"\n')
+    (tmp_path / "latin1.bib").write_bytes("@book{k, title={Caf\xe9}}\n".encode("latin-1"))
+    refused = run_kb("sources", "import", str(tmp_path / "latin1.bib"), vault=root)
+    assert refused.exit_code == 1 and "kb.toml has errors" in refused.stderr
+    assert "Latin-1" not in refused.stderr

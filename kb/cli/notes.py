@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kb.notes.model import NoteType, SourceStatus
 
 from kb.cli.common import (
+    current_day,
     emit_json,
     exit_status,
     json_option,
@@ -118,7 +119,6 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
 
         kb new reading "Eigenvalues in PRML" --concept eigenvalues --source bishop-prml --locator "app. C"
     """
-    import datetime as dt
 
     from kb.notes.authoring import create_note
     from kb.notes.capture import NoteRequest, check_text_values, template_name
@@ -133,7 +133,7 @@ def new(ctx: click.Context, note_type: str, title: str, concepts: tuple[str, ...
     with user_errors():
         check_text_values(asked)  # before the vault is read: refused whatever the vault holds
         session = load_session(ctx, quiet=True, writes=True)
-        created = create_note(session, asked, today=dt.date.today())
+        created = create_note(session, asked, today=current_day())
     for warning in created.warnings:
         click.echo(f"kb: warning: {warning}", err=True)
     if created.path.stem != created.stem:
@@ -167,7 +167,6 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
         kb sources --status reading
         kb sources import library.bib
     """
-    import datetime as dt
 
     from kb.articles.bibtex import citekey_of
     from kb.articles.sources import source_statuses
@@ -176,7 +175,7 @@ def sources(ctx: click.Context, as_json: bool, status: str | None) -> None:
         return
     session = load_session(ctx, quiet=as_json)
     kg, config = session.graph, session.config
-    found = source_statuses(kg, today=dt.date.today(), stalled_days=config.stalled_days,
+    found = source_statuses(kg, today=current_day(), stalled_days=config.stalled_days,
                             modified=session.vault.modified)
     if status:
         found = [s for s in found if s.status == status]
@@ -231,9 +230,8 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
 
         kb sources import ~/Zotero/library.bib --status reading
     """
-    import datetime as dt
 
-    from kb.notes.authoring import ImportLine, import_bibtex, read_bibtex_file
+    from kb.notes.authoring import ImportLine, import_bibtex, read_bibtex_file, refuse_on_config_errors
     from kb.vault.paths import NotReadableError
 
     def say(line: ImportLine) -> None:
@@ -249,6 +247,9 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
             click.echo(f"created      {line.path}")
 
     session = load_session(ctx, quiet=True, writes=not dry_run)
+    if not dry_run:
+        with user_errors():  # before the file is even read, as kb new does
+            refuse_on_config_errors(session)
     try:
         text, not_utf8 = read_bibtex_file(bib_file)
     except (OSError, NotReadableError) as exc:
@@ -256,8 +257,8 @@ def import_sources(ctx: click.Context, bib_file: str, status: str, dry_run: bool
     if not_utf8:
         click.echo(f"kb: warning: {bib_file} is not UTF-8; read it as Latin-1", err=True)
     with user_errors():
-        report = import_bibtex(session, text, bib_file, status=cast("SourceStatus", status), dry_run=dry_run,
-                               today=dt.date.today(), on_line=say)
+        report = import_bibtex(session, text, bib_file, status=cast("SourceStatus", status),
+                               dry_run=dry_run, today=current_day(), on_line=say)
     report_diagnostics(report.problems, everything=True)
     verb = "would be created" if dry_run else "created"
     errors = report.errors
