@@ -415,12 +415,13 @@ def test_passes_and_failures_are_review_events_once_a_day(tmp_path: Path) -> Non
     assert sorted((r.path, r.result) for r in reviews) == [("notes/f.md", "again"), ("notes/p.md", "good")]
 
 
-def test_with_counts_as_review_a_days_run_is_a_review_of_the_notes_concepts(tmp_path: Path) -> None:
+def test_with_counts_as_review_a_days_run_is_a_review_of_the_notes_concepts(tmp_path: Path,
+                                                                            monkeypatch) -> None:
     """Issue 16: `[run] counts_as_review = true` makes a pass a `good` review and a failure an
-    `again`; off (the default), running code leaves the memory model alone."""
-    import datetime as dt
-
-    today = dt.date.today().isoformat()
+    `again`; off (the default), running code leaves the memory model alone. A run counts for
+    today as $KB_TODAY fixes it, as every other command's today."""
+    today = "2026-11-24"
+    monkeypatch.setenv("KB_TODAY", today)
     root = vault(tmp_path, {"p": practice("```python\nx = 1\n```\n", date="2020-01-06")})
     runs(root)
 

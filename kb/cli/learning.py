@@ -67,7 +67,8 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
 
     session = load_session(ctx, quiet=as_json)
     kg = session.graph
-    settings = RunSettings.from_config(session.config.run, timeout=timeout, jobs=jobs, force=force)
+    settings = RunSettings.from_config(session.config.run, timeout=timeout, jobs=jobs, force=force,
+                                       today=current_day())
     bar: Any = None
 
     def progress(done: int, total: int) -> None:

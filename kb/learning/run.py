@@ -139,17 +139,18 @@ class RunSettings:
     jobs: int = 1
     force: bool = False
     output_keep: int = OUTPUT_KEEP
+    today: dt.date | None = None  # the day a run counts for (as a review); None: the clock's
 
     @classmethod
     def from_config(cls, config: RunConfig, *, timeout: float | None = None, jobs: int | None = None,
-                    force: bool = False) -> RunSettings:
+                    force: bool = False, today: dt.date | None = None) -> RunSettings:
         languages: dict[str, list[str]] = {"python": [sys.executable]}
         for name, command in config.languages.items():
             language, _ = fence_language(name)
             if language and command:
                 languages[language] = list(command)
         return cls(timeout=timeout or config.timeout, languages=languages,
-                   jobs=max(1, jobs or os.cpu_count() or 1), force=force)
+                   jobs=max(1, jobs or os.cpu_count() or 1), force=force, today=today)
 
     def interpreter(self, languages: Iterable[str]) -> str:
         """What a result depends on besides the note: each language's command, and for the
@@ -651,12 +652,13 @@ class RunStore:
         return RunResult(plan.note, plan.path, "passed", None, "",
                          float(seconds) if isinstance(seconds, int | float) else 0.0, cached=True)
 
-    def record(self, plan: PlannedRun, result: RunResult, now: dt.datetime) -> None:
+    def record(self, plan: PlannedRun, result: RunResult, now: dt.datetime,
+               day: dt.date | None = None) -> None:
         previous = self.entries.get(plan.path, {})
         days = previous.get("days") if isinstance(previous.get("days"), dict) else {}
         assert isinstance(days, dict)
         if result.status in ("passed", "failed", "timeout") and result.message != "interrupted":
-            days.setdefault(now.date().isoformat(), result.status)  # a day's first run counts
+            days.setdefault((day or now.date()).isoformat(), result.status)  # a day's first run counts
         self.entries[plan.path] = {
             "digest": plan.digest, "interpreter": plan.interpreter, "status": result.status,
             "line": result.line, "message": result.message, "seconds": round(result.seconds, 3),
@@ -781,7 +783,8 @@ def run_plans(plans: list[PlannedRun], settings: RunSettings, store: RunStore,
                         result = future.result()
                         results[index] = result
                         if plans[index].outcome is None:
-                            store.record(plans[index], result, dt.datetime.now().astimezone())
+                            store.record(plans[index], result, dt.datetime.now().astimezone(),
+                                         settings.today)
                         done_count += 1
                         if progress is not None:
                             progress(done_count, len(todo))
