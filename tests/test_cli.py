@@ -308,3 +308,17 @@ def test_gaps_table_aligns_wide_characters(make_vault) -> None:
         return sum(2 if "\u4e00" <= ch <= "\u9fff" else 1 for ch in before)
 
     assert {column_of_level(row) for row in rows} == {header.index("LEVEL")}
+
+
+@pytest.mark.parametrize("text", [
+    'notes = "notes"\n', 'notes = "."\nauthor = "Ann Lee"\n', 'articles = "../out"\n',
+    'templates = "/etc"\n', 'template = ""\nnotes = "a\\u0000b"\n', 'author = "x"\nnotes = 3\n',
+    'notes = "n"\ncitations = "quarto"\n', 'notez = "n"\n', "",
+])
+def test_a_kb_toml_of_text_settings_reads_as_pydantic_reads_it(text: str, monkeypatch) -> None:
+    """A kb.toml holding only text settings skips pydantic: same settings, same diagnostics."""
+    import kb.vault.config as config_module
+
+    fast = config_module.parse_config(text)
+    monkeypatch.setattr(config_module, "PLAIN_TEXT_KEYS", frozenset())
+    assert config_module.parse_config(text) == fast

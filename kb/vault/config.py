@@ -235,6 +235,10 @@ def _check_paths(config: Config, text: str) -> list[Diagnostic]:
     return diagnostics
 
 
+# The settings whose type is text (`str` or `str | None`): a value that is text is valid as it is.
+PLAIN_TEXT_KEYS = frozenset({"notes", "articles", "templates", "author", "template"})
+
+
 def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
     """Validate kb.toml's text; every bad key is a diagnostic with its line, and defaults stand in."""
     if text is None:
@@ -253,6 +257,11 @@ def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
         return Config(), [Diagnostic(CONFIG_NAME, 0, "error", "config-error",
                                      f"tables or arrays nest more than {CONFIG_MAX_DEPTH} deep; "
                                      "kb's settings never do; ignored")]
+    if all(key in PLAIN_TEXT_KEYS and isinstance(value, str) for key, value in data.items()):
+        # Only text settings, as text (`notes = "."`, a minimal kb.toml): what pydantic would
+        # return, without building its validator for the whole schema.
+        config = Config(**data)
+        return config, _check_paths(config, text)
     from pydantic import TypeAdapter, ValidationError
 
     _constraints()
