@@ -91,10 +91,20 @@ class Session:
                 memo = state_file(self.root, MEMO_FILE)
             except UnsafePathError:
                 memo = None
-        runs: list[tuple[str, dt.date, str]] = []
-        if self.config.run.counts_as_review:
-            from kb.learning.run import run_reviews
-
-            runs = [(r.path, r.day, r.result) for r in run_reviews(self.root)]
         return build_memory(self.graph, today=today, as_of=as_of,
-                            retention=self.config.retention, memo=memo, runs=runs)
+                            retention=self.config.retention, memo=memo, runs=self.review_runs())
+
+    def review_runs(self) -> list[tuple[str, dt.date, str]]:
+        """With `[run] counts_as_review = true`, each note's first `kb run` of a day as
+        (note path, day, result); else none."""
+        if not self.config.run.counts_as_review:
+            return []
+        from kb.learning.run import run_reviews
+
+        return [(r.path, r.day, r.result) for r in run_reviews(self.root)]
+
+    def review_diagnostics(self, today: dt.date) -> list[Diagnostic]:
+        """Why a practice note (or a run of one) counts as no review: what `kb check` adds."""
+        from kb.learning.memory import review_events
+
+        return review_events(self.graph, today, self.review_runs())[1]

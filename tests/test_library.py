@@ -153,3 +153,25 @@ def test_kb_today_dates_new_notes_and_a_broken_kb_toml_stops_an_import_before_th
     refused = run_kb("sources", "import", str(tmp_path / "latin1.bib"), vault=root)
     assert refused.exit_code == 1 and "kb.toml has errors" in refused.stderr
     assert "Latin-1" not in refused.stderr
+
+
+def test_a_second_review_recorded_the_same_day_is_not_the_one_that_counts(tmp_path: Path) -> None:
+    root = copy_sample(tmp_path / "vault")
+    first = record_review(kb.open_vault(root), "eigenvalues", result="easy", day=TODAY,
+                          practice="exercise", minutes=None, today=TODAY)
+    after_first = kb.open_vault(root).memory(TODAY).concepts["eigenvalues"]
+    second = record_review(kb.open_vault(root), "eigenvalues", result="again", day=TODAY,
+                           practice="exercise", minutes=None, today=TODAY)
+    assert second.earlier == first.path.relative_to(root).as_posix()
+    assert second.path.name.endswith("-2.md")
+    after_second = kb.open_vault(root).memory(TODAY).concepts["eigenvalues"]
+    assert after_second.stability == after_first.stability
+
+
+def test_kb_today_dates_an_article(tmp_path: Path, monkeypatch) -> None:
+    from .conftest import run_kb
+
+    root = write_vault(tmp_path, {"kb.toml": "", "notes/x.md": "---\ntype: concept\n---\n# X\n"})
+    monkeypatch.setenv("KB_TODAY", "2020-01-02")  # no note is dated: the article is dated today
+    article = run_kb("article", "x", "--stdout", vault=root)
+    assert article.exit_code == 0 and "2020-01-02" in article.stdout

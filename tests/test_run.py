@@ -499,3 +499,29 @@ def test_python_can_run_through_a_configured_command(tmp_path: Path) -> None:
     assert runs(vault(tmp_path / "plain", {"p": text}))[1]["p"]["status"] == "failed"
     stored = json.loads((root / ".kb/runs.json").read_text())["notes"]["notes/p.md"]
     assert stored["interpreter"] == f"python={sys.executable} -X kb_test_option"
+
+
+def test_a_practice_notes_own_rating_wins_over_another_notes_run_that_day(tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """Runs count after the notes' own reviews whatever the paths; a run recorded for a day
+    after today is a warning in `kb check`, not a review."""
+    monkeypatch.setenv("KB_TODAY", "2026-11-20")
+    root = vault(tmp_path, {
+        "a-code": practice("```python\nprint(1)\n```\n", date="2026-11-01"),
+        "b-review": "---\ntype: practice\npractice: exercise\nconcept: c\ndate: 2026-11-20\n"
+                    "result: again\n---\nforgot it\n"},
+        toml="[run]\ncounts_as_review = true\n")
+    runs(root)
+    monkeypatch.setenv("KB_TODAY", "2026-11-25")
+    shown = run_kb("show", "c", "--json", vault=root).json()["memory"]
+    (root / "kb.toml").write_text("")
+    without_runs = run_kb("show", "c", "--json", vault=root).json()["memory"]
+    # a-code's run on 11-20 would be a `good`: the note's `again` is the one that counts
+    assert shown["stability"] == without_runs["stability"]
+    (root / "kb.toml").write_text("[run]\ncounts_as_review = true\n")
+    monkeypatch.setenv("KB_TODAY", "2027-01-10")
+    runs(root, "--force")
+    monkeypatch.setenv("KB_TODAY", "2026-11-25")
+    checked = run_kb("check", "--json", vault=root).json()["diagnostics"]
+    assert [(d["path"], d["code"]) for d in checked if d["code"] == "review-future"] == [
+        ("notes/a-code.md", "review-future")]

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from kb.session import Session
 
 from kb.cli.common import (
+    current_day,
     exit_status,
     load_session,
     main,
@@ -73,7 +74,7 @@ def article(ctx: click.Context, target: str, template: str | None, to_stdout: bo
     kg = session.graph
     report_diagnostics(kg.diagnostics, everything=False)
     with user_errors():
-        rendered = render_article(session, target, template=template)
+        rendered = render_article(session, target, template=template, today=current_day())
         if to_stdout:
             if rendered[0].article is not None:
                 report_diagnostics(rendered[0].article.diagnostics, everything=True)
@@ -110,7 +111,8 @@ def build(ctx: click.Context, template: str | None, force: bool) -> None:
         check_series_folders(series_list)
         # Everything is rendered before anything is written: a bad template or note in the
         # last series leaves the articles folder as it was.
-        rendered = [render_series(session, series, template=template) for series in series_list]
+        rendered = [render_series(session, series, template=template,
+                                   today=current_day()) for series in series_list]
         for items in rendered:
             refused += _write_rendered(session, items, force)
     if not series_list:

@@ -66,10 +66,10 @@ def check(ctx: click.Context, as_json: bool, strict: bool, summary: bool, show_a
     session = load_session(ctx, quiet=as_json)
     # Imported after loading: they import networkx, which loading imports while workers parse.
     from kb.graph.signals import summarize
-    from kb.learning.memory import review_events
 
     kg = session.graph
-    diagnostics = sorted([*kg.diagnostics, *review_events(kg, current_day())[1]], key=Diagnostic.sort_key)
+    diagnostics = sorted([*kg.diagnostics, *session.review_diagnostics(current_day())],
+                         key=Diagnostic.sort_key)
     if as_json:
         data: dict[str, Any] = {"diagnostics": [d.as_dict() for d in diagnostics]}
         if summary:

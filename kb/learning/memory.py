@@ -53,6 +53,7 @@ class Review:
     weight: float = 1.0  # 1 for an explicit review; the fraction of a good review otherwise
     via: str | None = None
     credit: float = DEFAULT_CREDIT  # explicit reviews: the per-hop weight they pass down
+    ran: bool = False  # a `kb run` of the note (`[run] counts_as_review`), not the note itself
 
     @property
     def implicit(self) -> bool:
@@ -195,9 +196,17 @@ def review_events(kg: KnowledgeGraph, today: dt.date,
     by_path = {n.path: n for n in kg.notes.values() if n.type == "practice"} if runs else {}
     for path, day, result in runs:
         ran = by_path.get(path)
-        if ran is not None and day <= today:
-            credit = _credit_of(ran, [])
-            events.extend(Review(key, day, result, path, credit=credit) for key in about.get(id(ran), ()))
+        if ran is None:
+            continue
+        if day > today:
+            diagnostics.append(Diagnostic(
+                path, 0, "warning", "review-future",
+                f"`kb run` recorded a run of this note on {day.isoformat()}, after today "
+                f"({today.isoformat()}); not counted as a review until then"))
+            continue
+        credit = _credit_of(ran, [])
+        events.extend(Review(key, day, result, path, credit=credit, ran=True)
+                      for key in about.get(id(ran), ()))
     events.sort(key=lambda r: (r.day, r.path, normalize(r.concept)))
     return events, diagnostics
 
@@ -235,12 +244,20 @@ def implicit_credit(explicit: Iterable[Review], prerequisites: Any) -> list[Revi
 
 
 def one_per_day(events: Iterable[Review]) -> list[Review]:
-    """A concept's first review of a day is the one that counts: an explicit review (the first
-    practice note by path) before any implicit credit, else the largest credit."""
+    """A concept's first review of a day is the one that counts: a practice note's own before
+    a code run's, either before any implicit credit, else the largest credit. Among notes of
+    one day, the first recorded: by path, a name before the same name with `-2` (as `kb review
+    done` names a second review of a day)."""
     chosen: dict[tuple[str, dt.date], Review] = {}
-    for event in sorted(events, key=lambda r: (r.implicit, -r.weight, r.path, r.via or "")):
+    for event in sorted(events, key=lambda r: (r.implicit, r.ran, -r.weight, _recorded_order(r.path),
+                                               r.via or "")):
         chosen.setdefault((event.concept, event.day), event)
     return sorted(chosen.values(), key=lambda r: (r.day, r.implicit, r.path))
+
+
+def _recorded_order(path: str) -> tuple[str, str]:
+    """`review-x.md` before `review-x-2.md` (plain path order puts `-` before `.`)."""
+    return (path.removesuffix(".md"), path)
 
 
 # -- the replay -------------------------------------------------------------------------------
@@ -319,7 +336,7 @@ def _fsrs_stamp() -> list[Any]:
 
 
 def _digest(explicit: list[Review], kg: KnowledgeGraph, retention: float) -> str:
-    reviews = [[r.concept, r.day.isoformat(), r.result, r.path, r.credit] for r in explicit]
+    reviews = [[r.concept, r.day.isoformat(), r.result, r.path, r.credit, r.ran] for r in explicit]
     edges = sorted(kg.prerequisite_sites)
     text = json.dumps([MEMO_FORMAT, _fsrs_stamp(), retention, CREDIT_HOPS, DEFAULT_CREDIT,
                        reviews, edges], ensure_ascii=False)
