@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from kb.articles.bibtex import citekey_of
 from kb.articles.bodies import BodyWriter, citation
+from kb.articles.publish import is_rtl
 from kb.errors import Diagnostic
 from kb.graph.concepts import Concept, KnowledgeGraph
 from kb.graph.mastery import learning_path
-from kb.notes.model import Note
-from kb.articles.publish import is_rtl
 from kb.graph.resolve import normalize
+from kb.notes.model import Note
 from kb.notes.slug import slugify, unique
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.errors import Diagnostic
-from kb.notes.model import Note
 from kb.graph.resolve import normalize
+from kb.notes.model import Note
 
 # BibTeX entry type → kb's source `kind`
 _KIND_BY_TYPE = {

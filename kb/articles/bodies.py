@@ -20,10 +20,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from kb.articles.bibtex import citekey_of
-from kb.errors import Diagnostic
-from kb.graph.concepts import KnowledgeGraph
-from kb.notes.markdown import make_parser, markdown_link_target
-from kb.notes.model import Note
 from kb.articles.publish import (
     IMAGE_EXTENSIONS,
     Span,
@@ -40,7 +36,11 @@ from kb.articles.publish import (
     shift_headings,
     strip_block_ids,
 )
+from kb.errors import Diagnostic
+from kb.graph.concepts import KnowledgeGraph
 from kb.graph.resolve import normalize
+from kb.notes.markdown import make_parser, markdown_link_target
+from kb.notes.model import Note
 from kb.notes.slug import slugify, unique
 
 if TYPE_CHECKING:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from kb.articles.assemble import Article, assemble
 from kb.articles.bibtex import format_bibliography
-from kb.vault.config import Config, SeriesConfig
+from kb.articles.sources import source_notes
 from kb.errors import KbError
 from kb.graph.concepts import KnowledgeGraph
 from kb.graph.mastery import find_concept
-from kb.render import article_context, environment, output_extension, render
 from kb.graph.resolve import normalize
-from kb.session import Session
 from kb.notes.slug import slugify
-from kb.articles.sources import source_notes
+from kb.render import article_context, environment, output_extension, render
+from kb.session import Session
+from kb.vault.config import Config, SeriesConfig
 
 BIBLIOGRAPHY = "references.bib"
 

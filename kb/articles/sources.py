@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from kb.articles.bibtex import BibSource, citekey_of, differences
 from kb.graph.concepts import KnowledgeGraph
-from kb.notes.model import Note
 from kb.graph.resolve import normalize
+from kb.notes.model import Note
 
 STATUS_ORDER = ("reading", "to-read", "finished", "dropped")
 

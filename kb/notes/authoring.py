@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.notes.capture import NoteRequest
 from kb.errors import ConfigErrorsError, Diagnostic, KbError
+from kb.notes.capture import NoteRequest
 from kb.notes.model import PracticeKind, ReviewResult, SourceStatus
 from kb.session import Session
 
@@ -45,6 +45,7 @@ class CreatedNote:
 
 def create_note(session: Session, asked: NoteRequest, *, today: dt.date) -> CreatedNote:
     """`kb new`: the note `asked` describes, written where notes of its type go."""
+    from kb.graph.resolve import normalize
     from kb.notes.capture import (
         check_new_concept,
         check_request,
@@ -55,7 +56,6 @@ def create_note(session: Session, asked: NoteRequest, *, today: dt.date) -> Crea
         verify_readable,
     )
     from kb.render import environment, render
-    from kb.graph.resolve import normalize
     from kb.vault.write import create_new_file
 
     check_text_values(asked)
@@ -120,11 +120,11 @@ def import_bibtex(session: Session, text: str, bib_file: str, *, status: SourceS
     still import. `on_line` hears each outcome as it happens, so a write that fails halfway
     leaves the notes already written said."""
     from kb.articles.bibtex import parse_bibtex
-    from kb.notes.capture import note_context, one_line, template_name, verify_readable
-    from kb.render import environment, render
-    from kb.graph.resolve import normalize
-    from kb.notes.slug import file_stem
     from kb.articles.sources import plan_import
+    from kb.graph.resolve import normalize
+    from kb.notes.capture import note_context, one_line, template_name, verify_readable
+    from kb.notes.slug import file_stem
+    from kb.render import environment, render
     from kb.vault.write import create_new_file
 
     if not dry_run:

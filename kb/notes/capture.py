@@ -8,13 +8,13 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kb.articles.sources import source_notes
 from kb.errors import BadArgumentError, Diagnostic, KbError, UnknownConceptError, printable
 from kb.graph.concepts import KnowledgeGraph
 from kb.graph.mastery import closest, find_concept
-from kb.notes.model import Note, NoteType
 from kb.graph.resolve import normalize
+from kb.notes.model import Note, NoteType
 from kb.notes.slug import slugify
-from kb.articles.sources import source_notes
 
 
 @dataclass(frozen=True)

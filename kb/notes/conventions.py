@@ -15,8 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from kb.vault.config import Conventions
 from kb.notes.model import NOTE_TYPES, Note, Ref
+from kb.vault.config import Conventions
 
 # An inline field named like one of kb's own fields is that field, with no configuration:
 # `prerequisites:: [[a]], [[b]]` in a note's body means what the same line in front matter would.
