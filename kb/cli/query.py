@@ -153,11 +153,8 @@ def print_gaps(session: Session, level: str, as_json: bool, *, report: bool = Tr
     from kb.graph.reports import gaps_report
 
     kg = session.graph
-    # Where practice notes exist, `kb check` lists the links to notes never written, so the
-    # text output skips that search.
-    has_practice = any(n.type == "practice" for n in kg.notes.values())
     result = gaps_report(session, cast("Level", level), today=current_day(),
-                         unwritten=as_json or show_all or not has_practice)
+                         all_unwritten=as_json or show_all)
     found, missing, unwritten, faded, runs = (result.gaps, result.missing, result.unwritten,
                                               result.fading, result.runs)
     memory, practice_notes = result.memory, result.practice_notes

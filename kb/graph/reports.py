@@ -41,10 +41,12 @@ class GapsReport:
 
 
 def gaps_report(session: Session, level: Level, *, today: dt.date,
-                unwritten: bool = True) -> GapsReport:
+                all_unwritten: bool = True) -> GapsReport:
     """`kb gaps`: what is below `level`, what is missing, what is fading, and — from `code`
-    up — whether each code practice still runs. `unwritten`: also search for notes linked but
-    never written (the signal of a vault kb's types do not describe yet)."""
+    up — whether each code practice still runs. Notes linked but never written are the signal
+    of a vault kb's types do not describe yet: they are searched for in a vault without
+    practice notes, and with `all_unwritten` in any (where practice notes exist, `kb check`
+    lists those links)."""
     from kb.graph.mastery import gaps as find_gaps
     from kb.graph.signals import unwritten_notes
     from kb.learning.memory import fading
@@ -61,4 +63,5 @@ def gaps_report(session: Session, level: Level, *, today: dt.date,
         runs = sorted(((about.get(id(n), ""), n, states[n.path]) for n in kg.notes.values()
                        if n.path in states), key=lambda r: r[1].path)
     return GapsReport(level, found, missing, practice_notes,
-                      unwritten_notes(kg) if unwritten else [], memory, faded, runs)
+                      unwritten_notes(kg) if all_unwritten or not practice_notes else [],
+                      memory, faded, runs)
