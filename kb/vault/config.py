@@ -235,8 +235,9 @@ def _check_paths(config: Config, text: str) -> list[Diagnostic]:
     return diagnostics
 
 
-# The settings whose type is text (`str` or `str | None`): a value that is text is valid as it is.
-PLAIN_TEXT_KEYS = frozenset({"notes", "articles", "templates", "author", "template"})
+# The settings whose type is text (`str` or `str | None`), read off the schema: a value that
+# is text is valid as it is.
+PLAIN_TEXT_KEYS = frozenset(f.name for f in dataclasses.fields(Config) if f.type in ("str", "str | None"))
 
 
 def parse_config(text: str | None) -> tuple[Config, list[Diagnostic]]:
