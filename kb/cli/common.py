@@ -95,6 +95,32 @@ def vault_path(ctx: click.Context, *, writes: bool = False) -> Path:
     return path
 
 
+class ProgressBar:
+    """A progress callback `(done, total)` drawing a bar on stderr once `total` reaches
+    `at_least` (short work ends before a bar would help); `close()` ends the bar, if any."""
+
+    def __init__(self, label: str, at_least: int) -> None:
+        self.label, self.at_least = label, at_least
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and total >= self.at_least:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def on_terminal() -> bool:
+    """Whether both output streams are a terminal: only then is a progress bar drawn."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
 def load_session(ctx: click.Context, *, quiet: bool = False, writes: bool = False) -> Session:
     """Open the vault; a progress bar only on a terminal, for a long cold parse, not in --json.
     `writes`: the command writes into the vault, so the vault must be named or have kb.toml."""
@@ -102,16 +128,7 @@ def load_session(ctx: click.Context, *, quiet: bool = False, writes: bool = Fals
 
     vault = vault_path(ctx, writes=writes)
     options = {**(ctx.find_root().obj or {}), **(ctx.obj or {})}
-    show_progress = not quiet and sys.stdout.isatty() and sys.stderr.isatty()
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and total >= PROGRESS_MIN_FILES:
-            bar = click.progressbar(length=total, label="parsing notes", file=sys.stderr)
-            bar.__enter__()
-        if bar is not None:
-            bar.update(done - bar.pos)
+    progress = ProgressBar("parsing notes", PROGRESS_MIN_FILES)
 
     import gc
 
@@ -121,12 +138,11 @@ def load_session(ctx: click.Context, *, quiet: bool = False, writes: bool = Fals
     gc.disable()
     try:
         session = open_vault(vault, use_cache=not options.get("no_cache"),
-                             progress=progress if show_progress else None)
+                             progress=progress if not quiet and on_terminal() else None)
     finally:
         gc.freeze()
         gc.enable()
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        progress.close()
     for notice in session.vault.notices:
         click.echo(f"kb: warning: {notice}", err=True)
     return session

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, cast
 
 import click
@@ -13,6 +12,7 @@ if TYPE_CHECKING:
     from kb.notes.model import PracticeKind, ReviewResult
 
 from kb.cli.common import (
+    ProgressBar,
     current_day,
     emit_json,
     exit_status,
@@ -20,6 +20,7 @@ from kb.cli.common import (
     load_session,
     main,
     memory_fields,
+    on_terminal,
     percent,
     report_diagnostics,
     shown_path,
@@ -69,29 +70,17 @@ def run(ctx: click.Context, as_json: bool, targets: tuple[str, ...], timeout: fl
     kg = session.graph
     settings = RunSettings.from_config(session.config.run, timeout=timeout, jobs=jobs, force=force,
                                        today=current_day())
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None and total >= 2:
-            bar = click.progressbar(length=total, label="running notes", file=sys.stderr)
-            bar.__enter__()
-        if bar is not None:
-            bar.update(done - bar.pos)
-
-    show_progress = not as_json and sys.stdout.isatty() and sys.stderr.isatty()
+    progress = ProgressBar("running notes", 2)
     started = time.monotonic()
     try:
         with user_errors():
             results, notices = run_practice(session, targets, settings,
-                                            progress if show_progress else None)
+                                            progress if not as_json and on_terminal() else None)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        progress.close()
         click.echo("kb: interrupted; every note's process was stopped", err=True)
         raise SystemExit(130) from None
-    if bar is not None:
-        bar.__exit__(None, None, None)
+    progress.close()
     elapsed = time.monotonic() - started
     for notice in notices:
         click.echo(f"kb: warning: {notice}", err=True)
