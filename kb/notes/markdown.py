@@ -10,7 +10,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
@@ -341,14 +341,23 @@ def use_block_plugin(md: MarkdownIt, starts: RuleStarts, first_characters: str,
     return md
 
 
+Rule = TypeVar("Rule")
+
+
+def _candidates(rules: list[Rule], starts: dict[Rule, str]) -> tuple[dict[str, list[Rule]], list[Rule]]:
+    """For each character some rule starts with, the rules to try there, in their order; and
+    the rules to try at any other character (those whose start is not known)."""
+    anywhere = [rule for rule in rules if rule not in starts]
+    chars = {char for rule in rules for char in starts.get(rule, "")}
+    return ({char: [rule for rule in rules if rule not in starts or char in starts[rule]]
+             for char in chars}, anywhere)
+
+
 def _rules_by_first_character(rules: list[BlockRule], starts: RuleStarts) -> BlockRule:
     """One block rule that calls, in their order, only those of `rules` that can match the
     line's first non-blank character. A document's first line and indented lines try all."""
     every = list(rules)
-    anywhere = [rule for rule in every if rule not in starts]
-    chars = {char for rule in every for char in starts.get(rule, "")}
-    by_char = {char: [rule for rule in every if rule not in starts or char in starts[rule]]
-               for char in chars}
+    by_char, anywhere = _candidates(every, starts)
 
     def dispatch(state: StateBlock, start: int, end: int, silent: bool) -> bool:
         if start == 0 or state.is_code_block(start):
@@ -413,10 +422,7 @@ def _inline_rules_by_first_character(rules: list[InlineRule], starts: InlineStar
     """One inline rule that calls, in their order, only those of `rules` that can match the
     character at the position: markdown-it stops at every `*`, `-`, `:` … of a paragraph and
     tries each of its dozen rules there, nearly all of which fail on their first check."""
-    anywhere = [rule for rule in rules if rule not in starts]
-    chars = {char for rule in rules for char in starts.get(rule, "")}
-    by_char = {char: [rule for rule in rules if rule not in starts or char in starts[rule]]
-               for char in chars}
+    by_char, anywhere = _candidates(rules, starts)
 
     def by_first_character(state: StateInline, silent: bool) -> bool:
         for rule in by_char.get(state.src[state.pos : state.pos + 1], anywhere):  # noqa: SIM110
