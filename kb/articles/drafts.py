@@ -1,4 +1,5 @@
-"""From a concept (or a series) to rendered article text: assembly plus templates. No writing."""
+"""From a concept (or a series) to rendered article text: assembly plus templates; and
+ArticleWriter, which writes rendered articles through kb.vault.write."""
 
 from __future__ import annotations
 
